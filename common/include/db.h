@@ -1,0 +1,49 @@
+/* db.h — SQLite helpers shared by every daemon and tool.
+ *
+ * Opens read-only (services) or read-write (importers, state files) with WAL
+ * and a busy timeout, keeps a cache of prepared statements keyed by SQL text,
+ * and copies sqlite3_errmsg into the handle so errors carry SQLite's reason.
+ * One db_t per thread.
+ */
+#ifndef COPILOT_DB_H
+#define COPILOT_DB_H
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct _db_t db_t;
+
+enum { DB_OK = 0, DB_E_OPEN = -1, DB_E_SQL = -2, DB_E_BUSY = -3, DB_E_NOTFOUND = -4,
+       DB_E_CONSTRAINT = -5, DB_E_NOMEM = -6, DB_E_READONLY = -7 };
+
+typedef enum { DB_READONLY = 0, DB_READWRITE = 1, DB_CREATE = 2 } db_mode_t;
+
+/* Opens `path`. READONLY opens with SQLITE_OPEN_READONLY (no WAL switch);
+ * READWRITE/CREATE set journal_mode=WAL, foreign_keys=ON, busy_timeout.
+ * NULL on failure with the reason in *err_out (thread-local text). */
+db_t *db_open (const char *path, db_mode_t mode, int busy_timeout_ms, const char **err_out);
+/* Finalizes cached statements and closes (sqlite3_close_v2). NULL-safe. */
+void db_close (db_t **self_p);
+
+/* Underlying handle, for direct sqlite3_* calls. */
+sqlite3 *db_handle (db_t *self);
+/* Returns a cached prepared statement for `sql`, reset and with bindings
+ * cleared; NULL on error (see db_errmsg). Owned by db; valid until close. */
+sqlite3_stmt *db_prepare (db_t *self, const char *sql);
+/* Runs one or more statements without results. 0 or DB_E_* (db_errmsg). */
+int db_exec (db_t *self, const char *sql);
+/* Transactions: BEGIN IMMEDIATE / COMMIT / ROLLBACK. */
+int db_begin (db_t *self);
+int db_commit (db_t *self);
+int db_rollback (db_t *self);
+/* Single-value queries; DB_E_NOTFOUND when no row. */
+int db_query_i64 (db_t *self, const char *sql, int64_t *out);
+int db_query_text (db_t *self, const char *sql, char *out, size_t size);
+/* Maps an SQLite result code to DB_E_* and stores the message. */
+int db_fail (db_t *self, int sqlite_rc);
+/* Last error text ("no such table: jobs" ...). */
+const char *db_errmsg (db_t *self);
+const char *db_strerror (int code);
+const char *db_path (db_t *self);
+
+#endif
