@@ -26,8 +26,22 @@ int buf_puts (buf_t *self, const char *s);
 /* Appends printf-formatted text; all-or-nothing like buf_append. */
 int buf_printf (buf_t *self, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
 int buf_vprintf (buf_t *self, const char *fmt, va_list ap);
-/* Appends `s` as a JSON string literal (quotes and escapes included). */
+/* Appends `s` as a JSON string literal (quotes and escapes included). This
+ * is the project's one JSON string escaper: `"` and `\` are escaped, control
+ * characters (U+0000..U+001F and DEL) become \b \f \n \r \t or \u00XX,
+ * valid UTF-8 is copied as is, and every byte that does not start a valid
+ * UTF-8 sequence becomes \ufffd. A NULL `s` appends the literal null. */
 int buf_json_str (buf_t *self, const char *s);
+/* Like buf_json_str for the first `n` bytes of `s` (embedded NULs become \u0000). */
+int buf_json_strn (buf_t *self, const char *s, size_t n);
+/* Like buf_json_str, but the literal (quotes included) uses at most `limit`
+ * bytes. When the whole escaped text does not fit, the longest prefix that
+ * ends on a character boundary is kept, `marker` (may be NULL) is appended
+ * inside the quotes, and *truncated (may be NULL) is set to true. Returns 0,
+ * BUF_E_TOOBIG when `limit` cannot hold the quotes plus the escaped marker or
+ * the buffer's cap is reached, or BUF_E_NOMEM (content unchanged on error). */
+int buf_json_str_limit (buf_t *self, const char *s, size_t limit, const char *marker,
+                        bool *truncated);
 
 /* Content (NUL-terminated, owned by the buffer) and its length. */
 const char *buf_data (const buf_t *self);

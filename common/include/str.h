@@ -33,6 +33,11 @@ const char *str_icontains (const char *haystack, const char *needle);
 char *str_trim (char *s);
 /* True when `s` (length n) is valid UTF-8. */
 bool str_utf8_valid (const char *s, size_t n);
+/* Decodes one UTF-8 sequence at s (n > 0 bytes available). Returns its length
+ * (1..4) and sets *cp, or 0 when the bytes do not start a valid sequence
+ * (overlong forms, surrogates, code points above U+10FFFF and truncated
+ * sequences are invalid). Shared by str_utf8_valid and the JSON escaper. */
+int str_utf8_decode (const char *s, size_t n, uint32_t *cp);
 /* Lower-case hex SHA-256 of data into out[65]. */
 void str_sha256_hex (const void *data, size_t len, char out[65]);
 
