@@ -1,0 +1,135 @@
+-- derived.sql: rebuilds every derived table from the facts. Run by each
+-- writer inside its own transaction after writing facts (dl_schema.c:
+-- dl_schema_refresh). Deterministic: every INSERT reads in a fixed order.
+-- Tables: job_tags, job_dependencies (rows with source 'description' only),
+-- rollup_job_day, rollup_compute_day.
+
+-- job_tags ---------------------------------------------------------------
+-- Items come from (a) a JSON array of scalars ["Finance","SLA-4hr"],
+-- (b) a JSON object {"team":"fin"} (Databricks map tags), (c) anything else
+-- that is non-empty text ("Finance, Critical" or a JSON string), split on
+-- ',' and ';'. An item 'k=v' or 'k:v' becomes key k / value v; any other
+-- item is a flag tag (value NULL). Keys are trimmed; empty keys dropped; the
+-- first occurrence of a key wins.
+DELETE FROM job_tags;
+WITH RECURSIVE
+arr AS (
+  SELECT j.job_id, e.id AS ord, trim(CAST(e.value AS TEXT)) AS item
+  FROM jobs j, json_each(j.tags) e
+  WHERE j.tags IS NOT NULL AND json_valid(j.tags) AND json_type(j.tags) = 'array'
+    AND e.type NOT IN ('array', 'object', 'null')
+),
+txt(job_id, ord, item, rest) AS (
+  SELECT job_id, 0, NULL,
+         replace(CASE WHEN json_valid(tags) AND json_type(tags) = 'text' THEN json_extract(tags, '$')
+                      ELSE tags END, ';', ',') || ','
+  FROM jobs
+  WHERE tags IS NOT NULL AND trim(tags) <> ''
+    AND NOT (json_valid(tags) AND json_type(tags) IN ('array', 'object', 'null'))
+  UNION ALL
+  SELECT job_id, ord + 1, trim(substr(rest, 1, instr(rest, ',') - 1)), substr(rest, instr(rest, ',') + 1)
+  FROM txt WHERE rest <> ''
+),
+items AS (
+  SELECT job_id, ord, item, 'json_array' AS source FROM arr
+  UNION ALL
+  SELECT job_id, ord, item, 'text' FROM txt WHERE item IS NOT NULL
+),
+split AS (
+  SELECT job_id, ord, source, item,
+         CASE WHEN instr(item, '=') > 0 THEN instr(item, '=')
+              WHEN instr(item, ':') > 0 THEN instr(item, ':') ELSE 0 END AS sep
+  FROM items
+),
+kv AS (
+  SELECT job_id, ord, source,
+         CASE WHEN sep > 0 THEN trim(substr(item, 1, sep - 1)) ELSE item END AS k,
+         CASE WHEN sep > 0 THEN trim(substr(item, sep + 1)) END AS v
+  FROM split
+  UNION ALL
+  SELECT j.job_id, e.id, 'json_object', trim(e.key),
+         CASE WHEN e.type = 'null' THEN NULL ELSE CAST(e.value AS TEXT) END
+  FROM jobs j, json_each(j.tags) e
+  WHERE j.tags IS NOT NULL AND json_valid(j.tags) AND json_type(j.tags) = 'object'
+)
+INSERT OR IGNORE INTO job_tags (job_id, tag_key, tag_value, tag_norm, source)
+SELECT job_id, k, v, lower(replace(replace(k, ' ', '-'), '_', '-')), source
+FROM kv WHERE k IS NOT NULL AND k <> ''
+ORDER BY job_id, source, ord;
+
+-- job_dependencies from description text ("... DEPENDS ON: J-A, J-B") ------
+DELETE FROM job_dependencies WHERE source = 'description';
+WITH RECURSIVE dep(job_id, item, rest) AS (
+  SELECT job_id, NULL,
+         replace(replace(substr(description, instr(upper(description), 'DEPENDS ON:') + 11), ';', ','), ' and ', ',') || ','
+  FROM jobs WHERE instr(upper(description), 'DEPENDS ON:') > 0
+  UNION ALL
+  SELECT job_id, trim(trim(substr(rest, 1, instr(rest, ',') - 1)), ' .'), substr(rest, instr(rest, ',') + 1)
+  FROM dep WHERE rest <> ''
+)
+INSERT OR IGNORE INTO job_dependencies (upstream_job_id, downstream_job_id, dependency_type, source)
+SELECT d.item, d.job_id, 'HARD', 'description'
+FROM dep d JOIN jobs u ON u.job_id = d.item
+WHERE d.item IS NOT NULL AND d.item <> d.job_id
+ORDER BY d.job_id, d.item;
+
+-- rollup_job_day ---------------------------------------------------------
+DELETE FROM rollup_job_day;
+WITH
+runs AS (
+  SELECT job_id, substr(start_time, 1, 10) AS d, COUNT(*) AS runs,
+         SUM(run_status = 'SUCCESS') AS ok, SUM(run_status = 'FAILED') AS failed,
+         SUM(run_status = 'SKIPPED') AS skipped, SUM(run_status = 'RUNNING') AS running,
+         SUM(job_run_id GLOB '*-R[0-9][0-9]') AS retries,
+         SUM(COALESCE(duration_ms, 0)) AS dur
+  FROM job_runs GROUP BY 1, 2
+),
+use AS (
+  SELECT job_id, usage_date AS d, COUNT(*) AS n, SUM(dbus_consumed) AS dbus,
+         SUM(COALESCE(total_cost, 0)) AS cost,
+         SUM(dbus_consumed * price_usd_per_dbu) AS list_cost,
+         COUNT(*) - COUNT(price_usd_per_dbu) AS unpriced,
+         SUM(COALESCE(total_cost, 0) * COALESCE(spot_ratio, 0)) AS spot_cost,
+         SUM(COALESCE(avg_cpu_utilization, 0)) AS cpu
+  FROM v_compute_usage WHERE parent_type = 'JOB_RUN' AND job_id IS NOT NULL GROUP BY 1, 2
+),
+ev AS (
+  SELECT r.job_id, substr(e.event_time, 1, 10) AS d, COUNT(*) AS n
+  FROM events e
+  LEFT JOIN compute_usage cu ON cu.compute_usage_id = e.compute_usage_id
+  JOIN job_runs r ON r.job_run_id = CASE WHEN cu.parent_type = 'JOB_RUN' THEN cu.parent_id
+                                         ELSE e.compute_usage_id END
+  WHERE e.event_type = 'SPOT_EVICTION' GROUP BY 1, 2
+),
+keys AS (SELECT job_id, d FROM runs UNION SELECT job_id, d FROM use UNION SELECT job_id, d FROM ev)
+INSERT INTO rollup_job_day (job_id, usage_date, workspace_id, runs, success_runs, failed_runs,
+    skipped_runs, running_runs, retry_runs, duration_ms_sum, usage_rows, dbus, cost_usd,
+    list_cost_usd, cost_spot_usd, cpu_sum, evictions)
+SELECT k.job_id, k.d, j.workspace_id,
+       COALESCE(r.runs, 0), COALESCE(r.ok, 0), COALESCE(r.failed, 0), COALESCE(r.skipped, 0),
+       COALESCE(r.running, 0), COALESCE(r.retries, 0), COALESCE(r.dur, 0),
+       COALESCE(u.n, 0), COALESCE(u.dbus, 0), COALESCE(u.cost, 0),
+       CASE WHEN u.n IS NULL THEN 0 WHEN u.unpriced > 0 THEN NULL ELSE u.list_cost END,
+       COALESCE(u.spot_cost, 0), COALESCE(u.cpu, 0), COALESCE(e.n, 0)
+FROM keys k
+LEFT JOIN jobs j ON j.job_id = k.job_id
+LEFT JOIN runs r ON r.job_id = k.job_id AND r.d = k.d
+LEFT JOIN use u ON u.job_id = k.job_id AND u.d = k.d
+LEFT JOIN ev e ON e.job_id = k.job_id AND e.d = k.d
+WHERE k.d IS NOT NULL
+ORDER BY k.job_id, k.d;
+
+-- rollup_compute_day -----------------------------------------------------
+DELETE FROM rollup_compute_day;
+INSERT INTO rollup_compute_day (parent_id, parent_type, usage_date, workspace_id, usage_rows,
+    dbus, cost_usd, list_cost_usd, cpu_sum, memory_gb_sum, peak_users_max, is_production)
+SELECT CASE WHEN parent_type = 'JOB_RUN' THEN COALESCE(job_id, parent_id) ELSE parent_id END AS pid,
+       parent_type, usage_date, MIN(workspace_id), COUNT(*), SUM(dbus_consumed),
+       SUM(COALESCE(total_cost, 0)),
+       CASE WHEN COUNT(price_usd_per_dbu) < COUNT(*) THEN NULL
+            ELSE SUM(dbus_consumed * price_usd_per_dbu) END,
+       SUM(COALESCE(avg_cpu_utilization, 0)), SUM(COALESCE(avg_memory_gb, 0)),
+       MAX(peak_concurrent_users), MAX(COALESCE(is_production, 0))
+FROM v_compute_usage
+GROUP BY parent_type, pid, usage_date
+ORDER BY parent_type, pid, usage_date;
