@@ -9,6 +9,15 @@
 #include <stdarg.h>
 #include <stdbool.h>
 
+/* A line never exceeds LOG_LINE_MAX bytes (newline included): PIPE_BUF on
+ * Linux, so one write(2) to a pipe is atomic and lines from concurrent
+ * threads/processes never interleave. Longer messages and values are cut on
+ * a character boundary and end with LOG_TRUNC_MARK. Request/trace ids are
+ * kept up to LOG_ID_MAX - 1 bytes. */
+#define LOG_LINE_MAX 4096
+#define LOG_ID_MAX 128
+#define LOG_TRUNC_MARK "...[truncated]"
+
 typedef enum { LOG_DEBUG = 0, LOG_INFO = 1, LOG_WARN = 2, LOG_ERROR = 3, LOG_FATAL = 4 } log_level_t;
 
 /* Sets the service name stamped on every line (copied). Call once at start. */
@@ -31,11 +40,17 @@ void log_set_context (const char *request_id, const char *trace_id);
 void log_emit (log_level_t level, const char *event, const char *fmt, ...)
     __attribute__ ((format (printf, 3, 4)));
 
-/* Like log_emit, plus `nkv` extra string fields: kv[0]=key0, kv[1]=value0, ... */
+/* Like log_emit with a literal message, plus `nkv` extra string fields:
+ * kv holds 2*nkv strings, kv[0]=key0, kv[1]=value0, ... A NULL key skips the
+ * pair, a NULL value is logged as null. A key that collides with a standard
+ * field (ts, level, service, pid, event, msg, request_id, trace_id) is
+ * emitted as "x_<key>". If the pairs do not all fit in the line, the rest are
+ * dropped and "kv_truncated":true is added. Never exits, even for LOG_FATAL. */
 void log_emitkv (log_level_t level, const char *event, const char *msg,
                  const char *const *kv, int nkv);
 
-/* Redirects output to `fd` (default 2). For tests. */
+/* Redirects output to `fd` (default 2). For tests. A write that fails
+ * (EAGAIN, EPIPE, ...) drops the line; logging never blocks on retries. */
 void log_set_fd (int fd);
 
 #define log_debug(ev, ...) log_emit (LOG_DEBUG, ev, __VA_ARGS__)
