@@ -5,6 +5,9 @@
 #
 #   deploy/install-deps.sh          build + run dependencies
 #   deploy/install-deps.sh --test   also what only the tests need
+#   deploy/install-deps.sh --runtime only the shared libraries the built
+#                                    binaries load (the container image's
+#                                    final stage)
 #
 # `make run` and `make test` call this first; CI calls `make test`.
 set -euo pipefail
@@ -20,6 +23,12 @@ RUNTIME_PKGS=(
   libjansson-dev
   node-llhttp
 )
+# Shared libraries the binaries need at run time (FAISS is linked statically;
+# it pulls BLAS/LAPACK from OpenBLAS and libgomp/libgfortran).
+RUNTIME_ONLY_PKGS=(
+  libzmq5 libprotobuf-c1 libsqlite3-0 sqlite3 libcurl4 libuv1 libjansson4
+  libopenblas0-openmp libgomp1 libgfortran5 ca-certificates
+)
 TEST_PKGS=(
   libcmocka-dev
   curl
@@ -29,15 +38,21 @@ TEST_PKGS=(
 )
 
 want_test=0
+want_runtime_only=0
 for a in "$@"; do
   case "$a" in
     --test) want_test=1 ;;
-    -h|--help) sed -n 2,10p "$0"; exit 0 ;;
-    *) echo "install-deps.sh: unknown option '$a' (expected --test)" >&2; exit 2 ;;
+    --runtime) want_runtime_only=1 ;;
+    -h|--help) sed -n 2,13p "$0"; exit 0 ;;
+    *) echo "install-deps.sh: unknown option '$a' (expected --test or --runtime)" >&2; exit 2 ;;
   esac
 done
 
-pkgs=("${RUNTIME_PKGS[@]}")
+if [ "$want_runtime_only" = 1 ]; then
+  pkgs=("${RUNTIME_ONLY_PKGS[@]}")
+else
+  pkgs=("${RUNTIME_PKGS[@]}")
+fi
 if [ "$want_test" = 1 ]; then
   pkgs+=("${TEST_PKGS[@]}")
   # Node.js: machines that already carry a Node.js with npm (for example from
