@@ -68,7 +68,8 @@ int bus_socket_defaults (void *zsock, bool client);
 void bus_socket_close (void **zsock_p);
 /* For ipc:// endpoints: creates the parent directory (0700) and removes a
  * stale socket file no process listens on. No-op for other transports.
- * 0 or BUS_E_INVALID (path too long / mkdir failed). */
+ * 0 or BUS_E_INVALID (path too long, mkdir failed, or a live process is
+ * listening there: zmq would otherwise silently steal the address). */
 int bus_prepare_endpoint (const char *endpoint);
 
 /* =========================== server ======================================= */
@@ -141,7 +142,9 @@ const env_t *bus_request_env (const bus_request_t *rq);
 /* The server the request arrived on (NULL after the server was destroyed). */
 bus_server_t *bus_request_server (const bus_request_t *rq);
 /* Sends `reply` (not consumed; its header request_id is forced to the
- * request's) for a deferred request and frees *rq_p (set to NULL). An expired
+ * request's) for a deferred request and frees *rq_p (set to NULL). Call it
+ * from a later callback, never from inside the handler that deferred (answer
+ * synchronously there instead). An expired
  * deadline does not stop the reply (the client ignores late replies).
  * 0, BUS_E_CLOSED (server gone; *rq_p still freed), BUS_E_CODEC, BUS_E_ZMQ. */
 int bus_request_reply (bus_request_t **rq_p, env_t *reply);
