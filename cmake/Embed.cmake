@@ -10,5 +10,6 @@ function(copilot_embed out prefix base)
     COMMAND ${CMAKE_COMMAND} -DOUT=${out} -DPREFIX=${prefix} -DBASE=${base}
             "-DFILES=${files}" -P ${CMAKE_SOURCE_DIR}/cmake/EmbedRun.cmake
     DEPENDS ${files} ${CMAKE_SOURCE_DIR}/cmake/EmbedRun.cmake
-    COMMENT "embedding ${prefix} (${out})")
+    COMMENT "embedding ${prefix} (${out})"
+    VERBATIM)
 endfunction()
