@@ -155,6 +155,7 @@ gs_strerror (int code)
     case GS_E_SCHEMA: return "required table missing";
     case GS_E_UNIMPLEMENTED: return "unimplemented";
     case GS_E_DUPLICATE: return "duplicate node id";
+    case GS_E_CANCELLED: return "cancelled";
     default: return "unknown error";
     }
 }
@@ -310,6 +311,13 @@ gs_builder_destroy (gs_builder_t **self_p)
     free (self->pairs);
     free (self);
     *self_p = NULL;
+}
+
+void
+gs_builder_set_cancel (gs_builder_t *self, const atomic_int *flag)
+{
+    assert (self);
+    self->cancel = flag;
 }
 
 static const char *

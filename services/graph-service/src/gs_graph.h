@@ -17,6 +17,7 @@
  */
 #ifndef GS_GRAPH_H
 #define GS_GRAPH_H
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -32,7 +33,8 @@ enum {
   GS_E_TOOBIG = -5,      /* a size cap was hit (arena > 4 GiB, id too long, output) */
   GS_E_SCHEMA = -6,      /* a required table is missing from the database */
   GS_E_UNIMPLEMENTED = -7,
-  GS_E_DUPLICATE = -8    /* node id added twice (builder) */
+  GS_E_DUPLICATE = -8,   /* node id added twice (builder) */
+  GS_E_CANCELLED = -9    /* gs_builder_set_cancel's flag was raised */
 };
 
 /* Node types. The order is part of no wire format; names are. */
@@ -146,6 +148,11 @@ int gs_anomaly_id (const char *entity_id, const char *date, char *out, size_t si
 gs_builder_t *gs_builder_new (size_t max_arena);
 /* NULL-safe; nulls *self_p. */
 void gs_builder_destroy (gs_builder_t **self_p);
+
+/* Makes gs_builder_load_db check `*flag` every few thousand rows and stop
+ * with GS_E_CANCELLED when it is non-zero (another thread may set it, e.g.
+ * on shutdown). NULL disables the check. */
+void gs_builder_set_cancel (gs_builder_t *self, const atomic_int *flag);
 
 /* Loads every node and edge the database provides, read-only: the
  * reference's nine node types and eleven relations, job dependencies (the

@@ -38,6 +38,8 @@ struct _gs_builder_t {
     gs_stats_t stats;
     bool loaded;
     char data_version[32];
+    const atomic_int *cancel;
+    uint64_t rows_read;
     int64_t t0_ns;
 };
 

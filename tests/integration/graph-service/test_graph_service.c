@@ -1,0 +1,358 @@
+/* test_graph_service.c — integration test of the graph-service daemon: a real
+ * process, a real ROUTER socket and the real pub/sub path.
+ *
+ *   test_graph_service <graph-service binary> <fixture db>
+ *
+ * 1. Start with a database path that does not exist yet: the daemon is not
+ *    ready, answers UNAVAILABLE, and becomes READY once the file appears
+ *    (retry timer).
+ * 2. Subgraph / Neighbors / Path over the wire; NOT_FOUND names the anchor.
+ * 3. Write a new job into the database, publish data.changed (the test binds
+ *    the PUB socket the daemon's subscriber connects to), and keep sending
+ *    requests meanwhile: the new node appears and no request fails.
+ * 4. Publish an Alert: the anomaly node appears linked to its job.
+ * 5. SIGTERM: exit status 0.
+ * Exits 77 when the fixture or the binary is missing.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+#include <zmq.h>
+
+#include "bus.h"
+#include "clock.h"
+#include "env.h"
+#include "pubsub.h"
+
+static int s_failures;
+#define CHECK(cond)                                                                  \
+    do {                                                                             \
+        if (!(cond)) {                                                               \
+            fprintf (stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+            s_failures++;                                                            \
+        }                                                                            \
+    } while (0)
+#define REQUIRE(cond)                                                                  \
+    do {                                                                               \
+        if (!(cond)) {                                                                 \
+            fprintf (stderr, "%s:%d: REQUIRE failed: %s\n", __FILE__, __LINE__, #cond); \
+            s_failures++;                                                              \
+            goto out;                                                                  \
+        }                                                                              \
+    } while (0)
+
+static int
+s_copy (const char *from, const char *to)
+{
+    FILE *in = fopen (from, "rb"), *out = fopen (to, "wb");
+    char buf[65536];
+    size_t n;
+    int rc = (in && out) ? 0 : -1;
+    while (rc == 0 && (n = fread (buf, 1, sizeof buf, in)) > 0)
+        if (fwrite (buf, 1, n, out) != n)
+            rc = -1;
+    if (in)
+        fclose (in);
+    if (out && fclose (out) != 0)
+        rc = -1;
+    return rc;
+}
+
+/* Starts the daemon; its stdout is readable on *out_fd. */
+static pid_t
+s_spawn (const char *bin, const char *endpoint, int *out_fd)
+{
+    int p[2];
+    if (pipe (p) != 0)
+        return -1;
+    pid_t pid = fork ();
+    if (pid == 0) {
+        dup2 (p[1], 1);
+        close (p[0]);
+        close (p[1]);
+        execl (bin, bin, "--endpoint", endpoint, (char *) NULL);
+        _exit (127);
+    }
+    close (p[1]);
+    *out_fd = p[0];
+    return pid;
+}
+
+/* Waits up to timeout_ms for a line starting with "READY". */
+static bool
+s_wait_ready (int fd, int timeout_ms)
+{
+    char line[512];
+    size_t n = 0;
+    int64_t end = clock_mono_ms () + timeout_ms;
+    while (clock_mono_ms () < end) {
+        zmq_pollitem_t it = {NULL, fd, ZMQ_POLLIN, 0};
+        if (zmq_poll (&it, 1, 100) <= 0)
+            continue;
+        char c;
+        if (read (fd, &c, 1) != 1)
+            return false;
+        if (c == '\n') {
+            line[n] = '\0';
+            if (strncmp (line, "READY graph-service", 19) == 0)
+                return true;
+            n = 0;
+        } else if (n + 1 < sizeof line) {
+            line[n++] = c;
+        }
+    }
+    return false;
+}
+
+static env_t *
+s_call (bus_client_t *c, env_t *req)
+{
+    env_t *reply = NULL;
+    bus_client_call (c, req, &reply, 5000, BUS_CALL_IDEMPOTENT);
+    env_free (req);
+    return reply;
+}
+
+static env_t *
+s_subgraph (bus_client_t *c, const char *anchor, unsigned budget)
+{
+    env_t *req = env_new ("test");
+    Copilot__V1__SubgraphRequest *r = env_msg_new (&copilot__v1__subgraph_request__descriptor);
+    char *a = env_strdup (anchor);
+    ENV_APPEND (r->anchors, r->n_anchors, a);
+    r->hops = 4;
+    r->node_budget = budget;
+    env_set_body (req, COPILOT__V1__ENVELOPE__BODY_SUBGRAPH_REQUEST, r);
+    return s_call (c, req);
+}
+
+static env_t *
+s_neighbors (bus_client_t *c, const char *id, const char *type, unsigned limit)
+{
+    env_t *req = env_new ("test");
+    Copilot__V1__NeighborsRequest *r = env_msg_new (&copilot__v1__neighbors_request__descriptor);
+    env_set_str (&r->id, id);
+    env_set_str (&r->edge_type, type);
+    r->limit = limit;
+    env_set_body (req, COPILOT__V1__ENVELOPE__BODY_NEIGHBORS_REQUEST, r);
+    return s_call (c, req);
+}
+
+static env_t *
+s_path (bus_client_t *c, const char *from, const char *to)
+{
+    env_t *req = env_new ("test");
+    Copilot__V1__PathRequest *r = env_msg_new (&copilot__v1__path_request__descriptor);
+    env_set_str (&r->from, from);
+    env_set_str (&r->to, to);
+    env_set_body (req, COPILOT__V1__ENVELOPE__BODY_PATH_REQUEST, r);
+    return s_call (c, req);
+}
+
+static int
+s_error_code (const env_t *e)
+{
+    if (e == NULL)
+        return -1;
+    return e->body_case == COPILOT__V1__ENVELOPE__BODY_ERROR ? (int) e->error->code : 0;
+}
+
+static int
+s_publish_data_changed (pubsub_pub_t *pub, const char *db)
+{
+    env_t *ev = env_new ("test");
+    Copilot__V1__DataChanged *dc = env_msg_new (&copilot__v1__data_changed__descriptor);
+    env_set_str (&dc->db_path, db);
+    env_set_str (&dc->reason, "import");
+    env_set_body (ev, COPILOT__V1__ENVELOPE__BODY_DATA_CHANGED, dc);
+    int rc = pubsub_publish (pub, "data.changed.v1", ev);
+    env_free (ev);
+    return rc;
+}
+
+static int
+s_publish_alert (pubsub_pub_t *pub)
+{
+    env_t *ev = env_new ("test");
+    Copilot__V1__Alert *a = env_msg_new (&copilot__v1__alert__descriptor);
+    env_set_str (&a->alert_id, "J-FIN-DAILY:2025-12-01");
+    env_set_str (&a->severity, "high");
+    env_set_str (&a->entity_type, "job");
+    env_set_str (&a->entity_id, "J-FIN-DAILY");
+    env_set_str (&a->date, "2025-12-01");
+    env_set_str (&a->message, "daily cost $250.00 vs expected $120.00 (z 4.2)");
+    a->value = 250.0;
+    env_set_body (ev, COPILOT__V1__ENVELOPE__BODY_ALERT, a);
+    int rc = pubsub_publish (pub, "alert.v1.high", ev);
+    env_free (ev);
+    return rc;
+}
+
+int
+main (int argc, char **argv)
+{
+    if (argc < 3 || access (argv[1], X_OK) != 0 || access (argv[2], R_OK) != 0) {
+        fprintf (stderr, "usage: %s <graph-service> <fixture.db> (missing: skipping)\n", argv[0]);
+        return 77;
+    }
+    const char *bin = argv[1], *fixture = argv[2];
+    char dir[] = "/tmp/gs_itest_XXXXXX";
+    if (mkdtemp (dir) == NULL)
+        return 1;
+    char db[256], ep[256], sub_ep[256], pub_ep[256];
+    snprintf (db, sizeof db, "%s/telemetry.db", dir);
+    snprintf (ep, sizeof ep, "ipc://%s/gs.sock", dir);
+    snprintf (sub_ep, sizeof sub_ep, "ipc://%s/bus-sub.sock", dir);
+    snprintf (pub_ep, sizeof pub_ep, "@ipc://%s/bus-sub.sock", dir);
+    setenv ("COPILOT_DB_PATH", db, 1);
+    setenv ("COPILOT_RUN_DIR", dir, 1);
+    setenv ("COPILOT_BUS_SUB_ENDPOINT", sub_ep, 1);
+    setenv ("COPILOT_GRAPH_SERVICE_RETRY_MS", "200", 1);
+    setenv ("COPILOT_GRAPH_SERVICE_DEBOUNCE_MS", "50", 1);
+    setenv ("COPILOT_LOG_LEVEL", "warn", 1);
+
+    void *zctx = zmq_ctx_new ();
+    pubsub_pub_t *pub = pubsub_pub_new (zctx, pub_ep, "test");
+    bus_client_t *cl = bus_client_new (zctx, ep, "test", "graph-service");
+    int fd = -1, status = 0;
+    env_t *r = NULL;
+    pid_t pid = s_spawn (bin, ep, &fd);
+    REQUIRE (pub != NULL && cl != NULL && pid > 0);
+
+    /* 1. No database yet: not ready, UNAVAILABLE; then the file appears. */
+    clock_sleep_ms (300);
+    r = s_subgraph (cl, "job::J-FIN-DAILY", 10);
+    CHECK (s_error_code (r) == COPILOT__V1__ERROR_CODE__ERROR_UNAVAILABLE);
+    env_free (r);
+    {
+        char tmp[300];   /* copy then rename: the daemon never sees half a file */
+        snprintf (tmp, sizeof tmp, "%s.part", db);
+        REQUIRE (s_copy (fixture, tmp) == 0);
+        chmod (tmp, 0644);
+        REQUIRE (rename (tmp, db) == 0);
+    }
+    REQUIRE (s_wait_ready (fd, 10000));
+
+    /* 2. Queries. */
+    r = s_subgraph (cl, "job::J-FIN-DAILY", 40);
+    REQUIRE (s_error_code (r) == 0 && r->body_case == COPILOT__V1__ENVELOPE__BODY_SUBGRAPH_REPLY);
+    {
+        Copilot__V1__SubgraphReply *sg = r->subgraph_reply;
+        CHECK (sg->n_nodes == 40);
+        CHECK (strcmp (sg->nodes[0]->id, "job::J-FIN-DAILY") == 0);
+        CHECK (sg->nodes[0]->score == 1.0);
+        CHECK (strncmp (sg->text, "- job::J-FIN-DAILY [job] Daily Financial Aggregation", 52) == 0);
+        CHECK (strncmp (sg->data_version, "g1-", 3) == 0);   /* unmigrated DB: content hash */
+        CHECK (sg->n_edges >= 39);
+        size_t runs = 0;
+        for (size_t k = 0; k < sg->n_nodes; k++)
+            runs += strcmp (sg->nodes[k]->type, "jobrun") == 0;
+        CHECK (runs >= 5);
+    }
+    env_free (r);
+    r = s_subgraph (cl, "job::J-NOPE", 10);
+    CHECK (s_error_code (r) == COPILOT__V1__ERROR_CODE__ERROR_NOT_FOUND);
+    CHECK (r && r->error && strstr (r->error->message, "job::J-NOPE") != NULL);
+    env_free (r);
+    r = s_neighbors (cl, "job::J-FIN-DAILY", "HAS_RUN", 3);
+    REQUIRE (s_error_code (r) == 0);
+    CHECK (r->neighbors_reply->n_nodes == 3 && r->neighbors_reply->n_edges == 3);
+    CHECK (strcmp (r->neighbors_reply->edges[0]->type, "HAS_RUN") == 0);
+    env_free (r);
+    r = s_neighbors (cl, "job::J-FIN-DAILY", "NOT_AN_EDGE", 3);
+    CHECK (s_error_code (r) == COPILOT__V1__ERROR_CODE__ERROR_INVALID_ARGUMENT);
+    env_free (r);
+    r = s_path (cl, "job::J-FIN-DAILY", "eviction::EVICT-J-FIN-DAILY-2025-12-05-R02");
+    REQUIRE (s_error_code (r) == 0);
+    CHECK (r->path_reply->found && r->path_reply->n_nodes == 5 && r->path_reply->n_edges == 4);
+    CHECK (strcmp (r->path_reply->nodes[1]->id, "jobrun::J-FIN-DAILY-2025-12-05-R02") == 0);
+    env_free (r);
+
+    /* 3. New data + data.changed while requests keep flowing. */
+    {
+        sqlite3 *h;
+        REQUIRE (sqlite3_open (db, &h) == SQLITE_OK);
+        int erc = sqlite3_exec (h,
+                                "INSERT INTO jobs VALUES ('J-GS-TEST','OU-CHICOLA','Graph Test Job','new job',NULL);"
+                                "INSERT INTO job_runs (job_run_id, job_id, start_time, run_status)"
+                                " VALUES ('J-GS-TEST-R1','J-GS-TEST','2025-12-15 10:00:00','FAILED');",
+                                NULL, NULL, NULL);
+        sqlite3_close (h);
+        REQUIRE (erc == SQLITE_OK);
+    }
+    int requests = 0, failures = 0;
+    bool seen = false;
+    int64_t end = clock_mono_ms () + 15000;
+    int64_t next_pub = 0;
+    while (!seen && clock_mono_ms () < end) {
+        if (clock_mono_ms () >= next_pub) {   /* repeat: the subscription may still be joining */
+            s_publish_data_changed (pub, db);
+            next_pub = clock_mono_ms () + 300;
+        }
+        r = s_subgraph (cl, "job::J-FIN-DAILY", 40);
+        requests++;
+        failures += s_error_code (r) != 0;
+        env_free (r);
+        r = s_neighbors (cl, "job::J-GS-TEST", "", 10);
+        requests++;
+        if (s_error_code (r) == 0)
+            seen = r->neighbors_reply->n_nodes == 2;   /* workspace + its run */
+        else if (s_error_code (r) != COPILOT__V1__ERROR_CODE__ERROR_NOT_FOUND)
+            failures++;
+        env_free (r);
+    }
+    fprintf (stderr, "rebuild: %d requests during the swap, %d failures, new node %s\n", requests, failures,
+             seen ? "seen" : "NOT seen");
+    CHECK (seen);
+    CHECK (failures == 0);
+
+    /* 4. An alert becomes an anomaly node linked to its job. */
+    seen = false;
+    end = clock_mono_ms () + 10000;
+    next_pub = 0;
+    while (!seen && clock_mono_ms () < end) {
+        if (clock_mono_ms () >= next_pub) {
+            s_publish_alert (pub);
+            next_pub = clock_mono_ms () + 300;
+        }
+        r = s_neighbors (cl, "job::J-FIN-DAILY", "HAS_ANOMALY", 5);
+        if (s_error_code (r) == 0 && r->neighbors_reply->n_nodes == 1)
+            seen = strcmp (r->neighbors_reply->nodes[0]->id, "anomaly::J-FIN-DAILY:2025-12-01") == 0;
+        env_free (r);
+        clock_sleep_ms (20);
+    }
+    CHECK (seen);
+
+    /* 5. Orderly shutdown. */
+    kill (pid, SIGTERM);
+    CHECK (waitpid (pid, &status, 0) == pid);
+    CHECK (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+    pid = -1;
+out:
+    if (pid > 0) {
+        kill (pid, SIGKILL);
+        waitpid (pid, &status, 0);
+    }
+    if (fd >= 0)
+        close (fd);
+    bus_client_destroy (&cl);
+    pubsub_pub_destroy (&pub);
+    if (zctx)
+        zmq_ctx_term (zctx);
+    unlink (db);
+    char p[300];
+    snprintf (p, sizeof p, "%s/gs.sock", dir);
+    unlink (p);
+    snprintf (p, sizeof p, "%s/bus-sub.sock", dir);
+    unlink (p);
+    rmdir (dir);
+    fprintf (stderr, "%s\n", s_failures ? "FAILED" : "ok");
+    return s_failures ? 1 : 0;
+}
