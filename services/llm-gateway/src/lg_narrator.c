@@ -368,9 +368,9 @@ s_ev_sigs (buf_t *out, const s_ctx_t *c, const char *const *kw, size_t max)
         S_TRY (s_inline (out, s->signature));
         S_TRY (buf_puts (out, "`"));
         if (s->has_count) {
-            S_TRY (buf_puts (out, " seen **"));
+            S_TRY (buf_puts (out, " — occurrences **"));
             S_TRY (lg_fmt_number (out, s->count, "count"));
-            S_TRY (buf_puts (out, "** times"));
+            S_TRY (buf_puts (out, "**"));
         }
         if (s->first_seen && s->last_seen) {
             S_TRY (buf_puts (out, " (from "));
