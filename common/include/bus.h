@@ -142,9 +142,9 @@ const env_t *bus_request_env (const bus_request_t *rq);
 /* The server the request arrived on (NULL after the server was destroyed). */
 bus_server_t *bus_request_server (const bus_request_t *rq);
 /* Sends `reply` (not consumed; its header request_id is forced to the
- * request's) for a deferred request and frees *rq_p (set to NULL). Call it
- * from a later callback, never from inside the handler that deferred (answer
- * synchronously there instead). An expired
+ * request's) for a deferred request and frees *rq_p (set to NULL). Usually
+ * called from a later callback; calling it (or bus_request_destroy) inside
+ * the handler is allowed too, the server then sends nothing more. An expired
  * deadline does not stop the reply (the client ignores late replies).
  * 0, BUS_E_CLOSED (server gone; *rq_p still freed), BUS_E_CODEC, BUS_E_ZMQ. */
 int bus_request_reply (bus_request_t **rq_p, env_t *reply);

@@ -67,6 +67,7 @@ struct _bus_client_t {
     size_t npending;
     bus_uv_t *uv;
     client_timer_t *timer;
+    unsigned long long completed;   /* callbacks run so far */
     metric_t *m_ok, *m_error, *m_deadline, *m_unavail, *m_retries, *m_eagain;
 };
 
@@ -187,6 +188,7 @@ static void s_complete (bus_client_t *self, pending_t *p, int status, env_t *rep
         s_inc (self->m_deadline);
     else
         s_inc (self->m_unavail);
+    self->completed++;
     if (reply)
         p->cb (self, status, reply, p->arg);
     else
@@ -409,14 +411,14 @@ int bus_client_tick (bus_client_t *self)
 int bus_client_poll (bus_client_t *self, int timeout_ms)
 {
     int64_t end = timeout_ms >= 0 ? clock_mono_ms () + timeout_ms : INT64_MAX;
-    int done = 0;
+    const unsigned long long start = self->completed;
     for (;;) {
         int wait = bus_client_tick (self);
         if (wait < 0 && timeout_ms < 0)
-            return done;
+            return (int) (self->completed - start);
         int64_t left = end - clock_mono_ms ();
         if (left <= 0)
-            return done;
+            return (int) (self->completed - start);
         if (wait < 0 || wait > left)
             wait = (int) (left > 60000 ? 60000 : left);
         zmq_pollitem_t it = { self->sock, 0, ZMQ_POLLIN, 0 };
@@ -424,7 +426,7 @@ int bus_client_poll (bus_client_t *self, int timeout_ms)
         if (rc < 0) {
             if (errno == EINTR) {
                 if (proc_stop_requested ())
-                    return done;
+                    return (int) (self->completed - start);
                 continue;
             }
             return BUS_E_ZMQ;
@@ -435,7 +437,6 @@ int bus_client_poll (bus_client_t *self, int timeout_ms)
                 return BUS_E_ZMQ;
             if (rc == 0)
                 break;
-            done++;
         }
     }
 }

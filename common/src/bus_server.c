@@ -311,8 +311,10 @@ static void s_reply_error (bus_server_t *self, bus_request_t *rq, Copilot__V1__E
 
 /* ---- receiving ------------------------------------------------------------ */
 
+#define S_BAD_FRAMING (-100)
+
 /* Reads the routing frames and the delimiter. 1 ok, 0 nothing waiting,
- * -1 bad framing (message consumed), BUS_E_ZMQ. */
+ * S_BAD_FRAMING (message consumed), BUS_E_ZMQ. */
 static int s_read_route (bus_server_t *self, bus_request_t *rq)
 {
     for (;;) {
@@ -330,18 +332,18 @@ static int s_read_route (bus_server_t *self, bus_request_t *rq)
         int more = zmq_msg_more (&f);
         if (n == 0) {
             zmq_msg_close (&f);
-            return more && rq->nroute > 0 ? 1 : -1;
+            return more && rq->nroute > 0 ? 1 : S_BAD_FRAMING;
         }
         if (!more || rq->nroute == BUS_MAX_ROUTE) {
             zmq_msg_close (&f);
             bus__discard_rest (self->sock);
-            return -1;
+            return S_BAD_FRAMING;
         }
         rq->route[rq->nroute] = malloc (n);
         if (!rq->route[rq->nroute]) {
             zmq_msg_close (&f);
             bus__discard_rest (self->sock);
-            return -1;
+            return S_BAD_FRAMING;
         }
         memcpy (rq->route[rq->nroute], zmq_msg_data (&f), n);
         rq->route_len[rq->nroute] = n;
@@ -350,45 +352,52 @@ static int s_read_route (bus_server_t *self, bus_request_t *rq)
     }
 }
 
-static void s_dispatch (bus_server_t *self, bus_request_t *rq)
+/* Runs rq through checks and its handler. Returns true when the caller
+ * still owns rq (and frees it), false when the handler kept or consumed it. */
+static bool s_dispatch (bus_server_t *self, bus_request_t *rq)
 {
     int bc = rq->body_case;
     if (self->draining) {
         s_reply_error (self, rq, COPILOT__V1__ERROR_CODE__ERROR_UNAVAILABLE,
                        "%s is shutting down; retry against another instance", self->service);
-        return;
+        return true;
     }
     if (env_expired (rq->env)) {
         s_reply_error (self, rq, COPILOT__V1__ERROR_CODE__ERROR_DEADLINE_EXCEEDED,
                        "deadline passed %lld ms before %s could start %s",
                        (long long) -env_remaining_ms (rq->env), self->service, env_body_name (bc));
-        return;
+        return true;
     }
     bus_handler_fn fn = bc < BUS_MAX_CASE ? self->handlers[bc].fn : NULL;
     if (!fn) {
         s_reply_error (self, rq, COPILOT__V1__ERROR_CODE__ERROR_UNIMPLEMENTED,
                        "%s does not implement %s yet", self->service, env_body_name (bc));
-        return;
+        return true;
     }
     env_t *reply = env_reply_new (rq->env, self->service);
     if (!reply)
-        return;
+        return true;
     const Copilot__V1__Header *h = rq->env->header;
     log_set_context (h->request_id, h->trace_id && h->trace_id[0] ? h->trace_id : NULL);
     self->current = rq;
     int rc = fn (self, rq, rq->env, reply, self->handlers[bc].arg);
+    bool consumed = self->current != rq;   /* replied to / destroyed inside the handler */
     self->current = NULL;
     log_set_context (NULL, NULL);
-    if (rc == BUS_DEFERRED && rq->deferred) {
-        rq->next = self->deferred;
-        if (self->deferred)
-            self->deferred->prev = rq;
-        self->deferred = rq;
-        self->ndeferred++;
+    if (consumed) {
         env_free (reply);
-        return;   /* inflight stays counted until bus_request_reply */
+        return false;
     }
-    rq->deferred = false;   /* deferred but answered now: the server keeps it */
+    if (rq->deferred) {
+        if (rc == BUS_DEFERRED) {
+            env_free (reply);
+            return false;   /* stays on the deferred list, counted in flight */
+        }
+        /* Deferred, yet answered synchronously: the server keeps it. */
+        s_unlink (rq);
+        self->ndeferred--;
+        rq->deferred = false;
+    }
     if (rc == BUS_DEFERRED)
         rc = -1;            /* claimed deferral without bus_request_defer: a bug */
     if (rc < 0 && !env_is_error (reply))
@@ -400,6 +409,7 @@ static void s_dispatch (bus_server_t *self, bus_request_t *rq)
     s_send_reply (self, rq, reply);
     s_finish (self, rq, reply);
     env_free (reply);
+    return true;
 }
 
 int bus_server_recv_one (bus_server_t *self)
@@ -413,7 +423,7 @@ int bus_server_recv_one (bus_server_t *self)
         s_request_free (rq);
         return rc;
     }
-    if (rc < 0) {
+    if (rc == S_BAD_FRAMING) {
         s_bad_frame (self, "framing");
         s_request_free (rq);
         return 1;
@@ -439,7 +449,8 @@ int bus_server_recv_one (bus_server_t *self)
     s_inflight (self, 1);
     if (drc == ENV_OK) {
         rq->body_case = (int) rq->env->body_case;
-        s_dispatch (self, rq);
+        if (!s_dispatch (self, rq))
+            return 1;   /* kept (deferred) or already freed by the handler */
     } else {
         s_bad_frame (self, drc == ENV_E_TOOBIG ? "too_big"
                            : drc == ENV_E_VERSION ? "version"
@@ -461,10 +472,6 @@ int bus_server_recv_one (bus_server_t *self)
                                          ? COPILOT__V1__ERROR_CODE__ERROR_RESOURCE_EXHAUSTED
                                          : COPILOT__V1__ERROR_CODE__ERROR_INVALID_ARGUMENT,
                            "request envelope refused: %s", env_strerror (drc));
-    }
-    if (rq->deferred) {
-        /* Now owned by the handler; stays in the inflight gauge. */
-        return 1;
     }
     s_inflight (self, -1);
     s_request_free (rq);
@@ -505,8 +512,31 @@ int bus_server_attach_uv (bus_server_t *self, uv_loop_t *loop)
 
 void bus_request_defer (bus_request_t *rq)
 {
-    if (rq)
-        rq->deferred = true;
+    if (!rq || rq->deferred || !rq->srv)
+        return;
+    bus_server_t *srv = rq->srv;
+    rq->deferred = true;
+    rq->prev = NULL;
+    rq->next = srv->deferred;
+    if (srv->deferred)
+        srv->deferred->prev = rq;
+    srv->deferred = rq;
+    srv->ndeferred++;
+}
+
+/* Bookkeeping when a live request is released by its holder. */
+static void s_release (bus_request_t *rq)
+{
+    bus_server_t *srv = rq->srv;
+    if (!srv)
+        return;
+    if (srv->current == rq)
+        srv->current = NULL;   /* tells s_dispatch the handler consumed it */
+    if (rq->deferred) {
+        s_unlink (rq);
+        srv->ndeferred--;
+    }
+    s_inflight (srv, -1);
 }
 
 const env_t *bus_request_env (const bus_request_t *rq)
@@ -544,11 +574,7 @@ int bus_request_reply (bus_request_t **rq_p, env_t *reply)
     } else {
         rc = BUS_E_NOMEM;
     }
-    if (rq->deferred) {
-        s_unlink (rq);
-        srv->ndeferred--;
-        s_inflight (srv, -1);
-    }
+    s_release (rq);
     s_request_free (rq);
     return rc;
 }
@@ -559,10 +585,6 @@ void bus_request_destroy (bus_request_t **rq_p)
         return;
     bus_request_t *rq = *rq_p;
     *rq_p = NULL;
-    if (rq->srv && rq->deferred) {
-        s_unlink (rq);
-        rq->srv->ndeferred--;
-        s_inflight (rq->srv, -1);
-    }
+    s_release (rq);
     s_request_free (rq);
 }
