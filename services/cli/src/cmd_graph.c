@@ -34,12 +34,14 @@ s_help (FILE *out)
              "  --budget N         subgraph: max nodes (default %d, max %d)\n"
              "  --weights LIST     subgraph: edge weight overrides, e.g. HAS_RUN=0.5,INITIATED_EVENT=0\n"
              "  --edges            subgraph: also print the edges among the returned nodes\n"
+             "  --min-score X      subgraph: stop below this score (default %g; negative = fill\n"
+             "                     the budget)\n"
              "  --neighbors TYPE   list neighbours through a directed edge type (any = all)\n"
              "  --limit N          neighbours: max rows (default 50)\n"
              "  --path ID          shortest path (ignoring direction) to ID\n"
              "  --stats            node/edge counts per type, dangling edges, load time\n"
              "  -h, --help         this text\n",
-             GS_DEFAULT_HOPS, GS_DEFAULT_BUDGET, GS_MAX_BUDGET);
+             GS_DEFAULT_HOPS, GS_DEFAULT_BUDGET, GS_MAX_BUDGET, GS_DEFAULT_MIN_SCORE);
 }
 
 static int
@@ -122,12 +124,13 @@ int
 cmd_graph (int argc, char **argv)
 {
     const char *db = NULL, *hops_s = NULL, *budget_s = NULL, *weights_s = NULL, *nbr = NULL, *limit_s = NULL,
-               *path_to = NULL;
+               *path_to = NULL, *min_s = NULL;
     bool stats = false, edges = false;
     const cli_opt_t opts[] = {
         {"db", &db, NULL},         {"hops", &hops_s, NULL},     {"budget", &budget_s, NULL},
         {"weights", &weights_s, NULL}, {"neighbors", &nbr, NULL}, {"limit", &limit_s, NULL},
         {"path", &path_to, NULL},  {"stats", NULL, &stats},     {"edges", NULL, &edges},
+        {"min-score", &min_s, NULL},
         {NULL, NULL, NULL},
     };
     const char *pos[1];
@@ -153,6 +156,11 @@ cmd_graph (int argc, char **argv)
     if ((rc = s_uint ("graph", "hops", hops_s, GS_MAX_HOPS, &hops)) || (rc = s_uint ("graph", "budget", budget_s, GS_MAX_BUDGET, &budget))
         || (rc = s_uint ("graph", "limit", limit_s, 10000, &limit)))
         return rc;
+    double min_score = 0.0;
+    if (min_s != NULL && str_to_double (min_s, &min_score) != 0) {
+        fprintf (stderr, "copilot graph: --min-score '%s': expected a number\n", min_s);
+        return CLI_USAGE;
+    }
     gs_weight_t w[MAX_WEIGHTS];
     size_t nw = 0;
     char wcopy[1024];
@@ -177,7 +185,8 @@ cmd_graph (int argc, char **argv)
         grc = gs_neighbors (g, id, strcmp (nbr, "any") == 0 ? NULL : nbr, limit, &r, err, sizeof err);
     else {
         const char *anchors[] = {id};
-        gs_subgraph_params_t p = {anchors, 1, hops, budget, w, nw};
+        gs_subgraph_params_t p = {.anchors = anchors, .n_anchors = 1, .hops = hops, .budget = budget,
+                                  .weights = w, .n_weights = nw, .min_score = min_score};
         grc = gs_subgraph (g, &p, &r, err, sizeof err);
     }
     if (grc != GS_OK) {

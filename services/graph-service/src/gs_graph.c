@@ -308,6 +308,7 @@ gs_builder_destroy (gs_builder_t **self_p)
     buf_destroy (&self->arena);
     s_free_nodes (self);
     free (self->ht);
+    free (self->txt);
     free (self->pairs);
     free (self);
     *self_p = NULL;
@@ -430,6 +431,32 @@ s_intern_text (gs_builder_t *self, const char *s, size_t max, uint32_t *off)
         return GS_OK;
     }
     tmp[n] = '\0';
+    /* Identical texts share one copy. */
+    if ((self->txt_used + 1) * 2 > self->txt_cap) {
+        size_t nc = self->txt_cap ? self->txt_cap * 2 : 4096;
+        uint32_t *nt = calloc (nc, sizeof *nt);
+        if (nt == NULL)
+            return GS_E_NOMEM;
+        for (size_t i = 0; i < self->txt_cap; i++) {
+            if (self->txt[i] == 0)
+                continue;
+            size_t j = (size_t) s_fnv (s_str (self, self->txt[i])) & (nc - 1);
+            while (nt[j] != 0)
+                j = (j + 1) & (nc - 1);
+            nt[j] = self->txt[i];
+        }
+        free (self->txt);
+        self->txt = nt;
+        self->txt_cap = nc;
+    }
+    size_t mask = self->txt_cap - 1, slot = (size_t) s_fnv (tmp) & mask;
+    while (self->txt[slot] != 0) {
+        if (strcmp (s_str (self, self->txt[slot]), tmp) == 0) {
+            *off = self->txt[slot];
+            return GS_OK;
+        }
+        slot = (slot + 1) & mask;
+    }
     size_t at = buf_len (self->arena);
     int rc = buf_append (self->arena, tmp, n + 1);
     if (rc == BUF_E_TOOBIG)
@@ -437,6 +464,8 @@ s_intern_text (gs_builder_t *self, const char *s, size_t max, uint32_t *off)
     if (rc != BUF_OK)
         return GS_E_NOMEM;
     *off = (uint32_t) at;
+    self->txt[slot] = *off;
+    self->txt_used++;
     return GS_OK;
 }
 
@@ -469,10 +498,8 @@ gs_builder_add_node (gs_builder_t *self, gs_node_type_t type, const char *pk, co
     uint32_t k = self->n;
     self->id_off[k] = (uint32_t) at;
     if ((rc = s_intern_text (self, label, GS_LABEL_MAX, &self->label_off[k])) != GS_OK
-        || (rc = s_intern_text (self, detail, GS_DETAIL_MAX, &self->detail_off[k])) != GS_OK) {
-        buf_truncate (self->arena, at);
-        return rc;
-    }
+        || (rc = s_intern_text (self, detail, GS_DETAIL_MAX, &self->detail_off[k])) != GS_OK)
+        return rc;   /* the id's bytes stay unused in the arena (texts may follow them) */
     self->type[k] = (uint8_t) type;
     self->flags[k] = (uint8_t) flags;
     self->cost[k] = cost == cost ? cost : 0.0;   /* NaN → 0 */
@@ -659,6 +686,9 @@ gs_builder_finish (gs_builder_t **self_p, char *err, size_t errsz)
     free (b->ht);
     b->ht = NULL;
     b->ht_cap = 0;
+    free (b->txt);
+    b->txt = NULL;
+    b->txt_cap = 0;
 
     /* 2. Remap, sort and de-duplicate relation pairs. */
     for (size_t e = 0; e < b->np; e++) {
@@ -667,7 +697,8 @@ gs_builder_finish (gs_builder_t **self_p, char *err, size_t errsz)
     }
     free (inv);
     inv = NULL;
-    qsort (b->pairs, b->np, sizeof *b->pairs, s_cmp_pair);
+    if (b->np > 1)
+        qsort (b->pairs, b->np, sizeof *b->pairs, s_cmp_pair);
     size_t np = 0;
     for (size_t e = 0; e < b->np; e++) {
         if (np > 0 && s_cmp_pair (&b->pairs[np - 1], &b->pairs[e]) == 0) {

@@ -31,6 +31,11 @@ struct _gs_builder_t {
     /* open-addressing index id → node + 1 (0 = empty); lookups only */
     uint32_t *ht;
     size_t ht_cap;
+    /* label/detail de-duplication: open addressing over arena offsets
+     * (0 = empty); "FAILED run of J-X" is stored once, not per run */
+    uint32_t *txt;
+    size_t txt_cap;
+    size_t txt_used;
     /* relation pairs (forward direction) */
     gs__pair_t *pairs;
     size_t np;

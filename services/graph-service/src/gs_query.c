@@ -45,6 +45,9 @@
 #define DEFAULT_NEIGHBORS 50u
 #define MAX_NEIGHBORS 10000u
 #define DEFAULT_PATH_HOPS 8u
+/* Largest value gs__relevance can return: recency 1 × cost 2.5 × every
+ * notable factor (1.5 × 1.2 × 1.4 × 1.4 × 1.6). */
+#define REL_MAX (2.5 * 1.5 * 1.2 * 1.4 * 1.4 * 1.6)
 
 static const double s_default_w[GS_ET__COUNT] = {
     [GS_ET_BELONGS_TO] = 0.15,      [GS_ET_HAS_USER] = 0.15,      [GS_ET_OWNED_BY] = 0.3,
@@ -317,6 +320,40 @@ s_cmp_cand (const void *a, const void *b)
     return x->node < y->node ? -1 : x->node > y->node;
 }
 
+/* Bounded max-"worst" heap for s_cand_t: the root is the candidate that
+ * ranks last under s_cmp_cand. */
+static void
+s_cand_sift_up (s_cand_t *h, size_t i)
+{
+    while (i > 0) {
+        size_t par = (i - 1) / 2;
+        if (s_cmp_cand (&h[i], &h[par]) <= 0)
+            return;
+        s_cand_t t = h[i];
+        h[i] = h[par];
+        h[par] = t;
+        i = par;
+    }
+}
+
+static void
+s_cand_sift_down (s_cand_t *h, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && s_cmp_cand (&h[l], &h[m]) > 0)
+            m = l;
+        if (r < n && s_cmp_cand (&h[r], &h[m]) > 0)
+            m = r;
+        if (m == i)
+            return;
+        s_cand_t t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+}
+
 static bool
 s_selected (s_map_t *m, uint32_t node)
 {
@@ -471,27 +508,41 @@ gs_subgraph (const gs_graph_t *self, const gs_subgraph_params_t *p, gs_result_t 
                 j = end;
                 continue;
             }
-            size_t nc = 0;
-            if ((size_t) (end - j) > cand_cap) {
-                size_t ncap = (size_t) (end - j);
-                s_cand_t *pc = realloc (cand, ncap * sizeof *pc);
+            /* Upper bound of any candidate's score: skip runs that cannot
+             * reach the cut-off (the system user's events, typically). */
+            if (base * REL_MAX < min_score) {
+                j = end;
+                continue;
+            }
+            /* Keep the best `budget` candidates of this edge type in a
+             * bounded heap (root = worst kept): O(d log budget) even for a
+             * hub with millions of edges; later siblings rank below
+             * `budget` earlier ones anyway. */
+            if (cand_cap < budget) {
+                s_cand_t *pc = realloc (cand, budget * sizeof *pc);
                 if (pc == NULL) {
                     rc = GS_E_NOMEM;
                     goto done;
                 }
                 cand = pc;
-                cand_cap = ncap;
+                cand_cap = budget;
             }
+            size_t nc = 0;
             for (uint64_t q = j; q < end; q++) {
                 uint32_t v = self->nb[q];
                 if (s_selected (&map, v))
                     continue;
-                cand[nc++] = (s_cand_t) {v, base * gs__relevance (self, v)};
+                s_cand_t c = {v, base * gs__relevance (self, v)};
+                if (nc < budget) {
+                    cand[nc] = c;
+                    s_cand_sift_up (cand, nc++);
+                } else if (s_cmp_cand (&c, &cand[0]) < 0) {
+                    cand[0] = c;
+                    s_cand_sift_down (cand, nc, 0);
+                }
             }
             if (nc > 1)
                 qsort (cand, nc, sizeof *cand, s_cmp_cand);
-            if (nc > budget)
-                nc = budget;   /* later siblings rank below `budget` earlier ones */
             for (size_t r = 0; r < nc; r++) {
                 double sc = cand[r].local / (1.0 + SIBLING_DECAY * (double) r);
                 s_slot_t *vs = s_map_put (&map, cand[r].node);
