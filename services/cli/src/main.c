@@ -15,7 +15,9 @@
     X (db, "Create, migrate, refresh and inspect the telemetry database")                     \
     X (generate, "Generate deterministic synthetic telemetry (profiles small|medium|large)")  \
     X (import, "Import Databricks system-table exports (CSV / JSON lines) into the database") \
-    X (graph, "Show the usage graph around a node: ranked subgraph, neighbours, paths")
+    X (graph, "Show the usage graph around a node: ranked subgraph, neighbours, paths")   \
+    X (index, "Build the retrieval index (telemetry, docs, runbooks; FAISS + FTS5)")         \
+    X (search, "Hybrid search over the retrieval index or a running retrieval router")
 
 #define CLI_DECLARE(name, summary) int cmd_##name (int argc, char **argv);
 CLI_COMMANDS (CLI_DECLARE)
