@@ -7,7 +7,9 @@
  *   count    1,234       (integral values; otherwise one decimal)
  *   minutes  26.6 min    seconds 12.5 s    hours 3.2 h    gb 10.5 GB   dbu 1,234.5 DBU
  *   other    up to two decimals, trailing zeros removed (12.5, 3)
- * Output is deterministic (C locale digits, our own grouping).
+ * Output is deterministic (C locale digits, our own grouping); rounding is
+ * that of printf on the exact binary value, so exact ties go to even
+ * (7801.25 -> 7,801.2).
  */
 #ifndef LG_FMT_H
 #define LG_FMT_H
