@@ -133,6 +133,16 @@ struct _gw_app_t {
 
 /* ---- helpers ----------------------------------------------------------------- */
 
+/* Backend messages often start with "<service>: "; we add the name ourselves. */
+static const char *
+s_unprefixed (const char *msg, const char *name)
+{
+    size_t n = strlen (name);
+    if (msg && strncmp (msg, name, n) == 0 && msg[n] == ':' && msg[n + 1] == ' ')
+        return msg + n + 2;
+    return msg ? msg : "";
+}
+
 static gw_backend_t *
 s_backend (gw_app_t *app, const char *name)
 {
@@ -152,7 +162,7 @@ s_backend_verdict (gw_backend_t *b, bool up, const char *detail)
     b->known = true;
     b->up = up;
     b->checked_ms = clock_mono_ms ();
-    str_copy (b->detail, sizeof b->detail, detail ? detail : "");
+    str_copy (b->detail, sizeof b->detail, s_unprefixed (detail, b->name));
     if (b->m_up)
         metric_set (b->m_up, up ? 1 : 0);
 }
@@ -404,7 +414,8 @@ s_reply_failed (call_t *c, int status, const env_t *reply)
         if (e->code == COPILOT__V1__ERROR_CODE__ERROR_UNAVAILABLE && c->backend)
             s_backend_verdict (c->backend, false, e->message);
         s_call_error (c, http, env_code_name (e->code), "%s: %s%s%s%s", bname,
-                      e->message && e->message[0] ? e->message : env_code_name (e->code),
+                      e->message && e->message[0] ? s_unprefixed (e->message, bname)
+                                                  : env_code_name (e->code),
                       e->detail && e->detail[0] ? " (" : "", e->detail ? e->detail : "",
                       e->detail && e->detail[0] ? ")" : "");
         return true;
@@ -1052,7 +1063,7 @@ s_on_fanout_reply (bus_client_t *client, int status, env_t *reply, void *arg)
     if (status != 0 || e) {
         sl->status = -1;
         snprintf (sl->text, sizeof sl->text, "%s",
-                  e ? (e->message[0] ? e->message : env_code_name (e->code))
+                  e ? (e->message[0] ? s_unprefixed (e->message, b->name) : env_code_name (e->code))
                     : (status == BUS_E_DEADLINE || status == BUS_E_UNAVAILABLE
                            ? "no answer (not running or not reachable)"
                            : bus_strerror (status)));
@@ -1144,7 +1155,7 @@ s_fanout_done (call_t *c)
             s_call_error (c, 500, "internal", "out of memory");
             return;
         }
-        buf_printf (b, "%s http listening on port %d\n", app->draining ? "[-]" : "[+]", app->port);
+        buf_printf (b, "%shttp listening on port %d\n", app->draining ? "[-]" : "[+]", app->port);
         if (app->draining)
             buf_puts (b, "[-]draining\n");
         for (int i = 0; i < c->nslots; i++) {

@@ -10,6 +10,7 @@
 #include "gw_prom.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -108,6 +109,56 @@ s_belongs (const char *cur, const char *name, size_t n)
     return false;
 }
 
+/* A sample line: name, optional {labels} (quotes and escapes respected),
+ * one space, then a value (number, +Inf, -Inf, NaN), optional timestamp. */
+static bool
+s_sample_ok (const char *line, size_t n, size_t nl)
+{
+    size_t i = nl;
+    if (i < n && line[i] == '{') {
+        bool in_q = false;
+        for (i++; i < n; i++) {
+            if (in_q && line[i] == '\\')
+                i++;
+            else if (line[i] == '"')
+                in_q = !in_q;
+            else if (!in_q && line[i] == '}')
+                break;
+        }
+        if (i >= n)
+            return false;
+        i++;
+    }
+    if (i >= n || line[i] != ' ')
+        return false;
+    i++;
+    size_t v = i;
+    while (i < n && line[i] != ' ')
+        i++;
+    if (i == v)
+        return false;
+    char val[64];
+    if (i - v >= sizeof val)
+        return false;
+    memcpy (val, line + v, i - v);
+    val[i - v] = '\0';
+    double d;
+    if (strcmp (val, "+Inf") && strcmp (val, "-Inf") && strcmp (val, "NaN") && str_to_double (val, &d) != 0)
+        return false;
+    if (i < n) {
+        int64_t ts;
+        char tsb[32];
+        size_t tl = n - i - 1;
+        if (tl == 0 || tl >= sizeof tsb)
+            return false;
+        memcpy (tsb, line + i + 1, tl);
+        tsb[tl] = '\0';
+        if (str_to_i64 (tsb, &ts) != 0)
+            return false;
+    }
+    return true;
+}
+
 int
 gw_prom_add (gw_prom_t *self, const char *source, const char *text)
 {
@@ -160,7 +211,7 @@ gw_prom_add (gw_prom_t *self, const char *source, const char *text)
             continue;
         }
         size_t nl = s_name_len (line, n);
-        if (nl == 0 || nl >= n || (line[nl] != '{' && line[nl] != ' '))
+        if (nl == 0 || nl >= n || (line[nl] != '{' && line[nl] != ' ') || !s_sample_ok (line, n, nl))
             continue;
         fam_t *f = (cur[0] && s_belongs (cur, line, nl)) ? s_family (self, cur, strlen (cur))
                                                           : s_family (self, line, nl);
