@@ -25,7 +25,9 @@
  *   stall         stream one chunk, then nothing for 30 s
  *   big           200 with a 3 MiB answer
  * Answer text: the rest of the line after "FAKE_ANSWER: " in the user
- * message; otherwise "Fake answer: " + the user message's first line.
+ * message, or the hex-decoded rest of the line after "FAKE_ANSWER_HEX: "
+ * (so the answer's figures are not in the prompt, for grounding tests);
+ * otherwise "Fake answer: " + the user message's first line.
  *
  * Design: one accept loop, one detached thread per connection, one request
  * per connection (Connection: close), TCP_NODELAY on every socket (the
@@ -166,10 +168,32 @@ s_step (const char *model, long *nth_out)
     return strdup (steps[n < ns ? n : ns - 1]);
 }
 
+static int
+s_hexval (char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
 static char *
 s_answer_for (const char *user)
 {
-    const char *p = strstr (user, "FAKE_ANSWER: ");
+    const char *p = strstr (user, "FAKE_ANSWER_HEX: ");
+    if (p) {
+        p += 17;
+        size_t n = strcspn (p, "\n");
+        char *out = malloc (n / 2 + 1);
+        size_t o = 0;
+        for (size_t i = 0; out && i + 1 < n; i += 2) {
+            int hi = s_hexval (p[i]), lo = s_hexval (p[i + 1]);
+            if (hi < 0 || lo < 0)
+                break;
+            out[o++] = (char) (hi * 16 + lo);
+        }
+        if (out)
+            out[o] = '\0';
+        return out;
+    }
+    p = strstr (user, "FAKE_ANSWER: ");
     if (p) {
         p += 13;
         size_t n = strcspn (p, "\n");

@@ -286,9 +286,14 @@ s_parse_plain (s_xfer_t *x)
         return LG_E_MALFORMED;
     }
     int rc = 0;
-    json_t *c0 = json_array_get (json_object_get (root, "choices"), 0);
+    json_t *choices = json_object_get (root, "choices");
+    json_t *c0 = json_array_get (choices, 0);
     json_t *content = json_object_get (json_object_get (c0, "message"), "content");
-    if (!json_is_object (root) || !json_is_object (c0)) {
+    if (json_is_array (choices) && json_array_size (choices) == 0) {
+        snprintf (res->error, sizeof res->error, "provider returned no choices");
+        rc = LG_E_EMPTY;
+    }
+    else if (!json_is_object (root) || !json_is_object (c0)) {
         snprintf (res->error, sizeof res->error, "malformed JSON from provider: no choices[0]");
         rc = LG_E_MALFORMED;
     }
