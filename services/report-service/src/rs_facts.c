@@ -662,6 +662,7 @@ s_anomaly (fx_t *f, json_t *out)
     json_decref (keys);
     const char *etype = json_string_value (json_object_get (a, "entity_type"));
     bool is_job = etype && strcmp (etype, "job") == 0;
+    json_decref (a);
     s_related (f, is_job ? "job" : "compute", ent);
     /* what happened that day */
     f->id = ent;
@@ -686,16 +687,26 @@ s_anomaly (fx_t *f, json_t *out)
                               " AND r.job_id = :id AND u.usage_date = :date ORDER BY e.event_time, e.event_id",
                               "SPOT_EVICTION events on the job's usage rows that day", NULL)))
             return rc;
-        sqlite3_stmt *st = s_stmt (f, "SELECT DISTINCT r.error_summary, r.job_run_id FROM job_runs r WHERE r.job_id = :id"
-                                      " AND date(r.start_time) = :date AND r.error_summary IS NOT NULL ORDER BY r.job_run_id LIMIT 5");
+        sqlite3_stmt *st = s_stmt (f, "SELECT r.error_summary, COUNT(*), group_concat(r.job_run_id, char(10)) FROM"
+                                      " (SELECT error_summary, job_run_id FROM job_runs WHERE job_id = :id AND date(start_time) = :date"
+                                      " AND error_summary IS NOT NULL ORDER BY start_time, job_run_id) r"
+                                      " GROUP BY r.error_summary ORDER BY COUNT(*) DESC, r.error_summary LIMIT 5");
         if (!st)
             return s_err (f, RS_E_DB, "facts");
         while (sqlite3_step (st) == SQLITE_ROW) {
             json_t *kk = json_array ();
-            json_array_append_new (kk, json_string ((const char *) sqlite3_column_text (st, 1)));
-            s_add (f, "day_error", NAN, (const char *) sqlite3_column_text (st, 0), "", "job_runs", kk, 1,
-                   "runs of the job that day with an error_summary");
-            s_related (f, "jobrun", (const char *) sqlite3_column_text (st, 1));
+            char *ids = str_dup ((const char *) sqlite3_column_text (st, 2));
+            char *save = NULL;
+            for (char *t = ids ? strtok_r (ids, "\n", &save) : NULL; t; t = strtok_r (NULL, "\n", &save)) {
+                json_array_append_new (kk, json_string (t));
+                s_related (f, "jobrun", t);
+            }
+            free (ids);
+            char txt[900];
+            snprintf (txt, sizeof txt, "%s (%lld runs)", (const char *) sqlite3_column_text (st, 0),
+                      (long long) sqlite3_column_int64 (st, 1));
+            s_add (f, "day_error", (double) sqlite3_column_int64 (st, 1), txt, "count", "job_runs", kk,
+                   (long) sqlite3_column_int64 (st, 1), "runs of the job that day with this error_summary");
         }
         sqlite3_reset (st);
         return s_config_facts (f, "'JOB'");
