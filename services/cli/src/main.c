@@ -17,7 +17,10 @@
     X (import, "Import Databricks system-table exports (CSV / JSON lines) into the database") \
     X (graph, "Show the usage graph around a node: ranked subgraph, neighbours, paths")   \
     X (index, "Build the retrieval index (telemetry, docs, runbooks; FAISS + FTS5)")         \
-    X (search, "Hybrid search over the retrieval index or a running retrieval router")
+    X (search, "Hybrid search over the retrieval index or a running retrieval router") \
+    X (up, "Start every daemon under a supervisor; prints url= and token= when ready")    \
+    X (status, "Show each daemon's health, pid, uptime and restarts")                      \
+    X (down, "Stop everything 'copilot up' started, gracefully")
 
 #define CLI_DECLARE(name, summary) int cmd_##name (int argc, char **argv);
 CLI_COMMANDS (CLI_DECLARE)
