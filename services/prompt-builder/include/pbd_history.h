@@ -68,6 +68,10 @@ int pbd_history_insert (pbd_history_t *self, const pbd_entry_t *e, uint64_t *seq
  * 0, PBD_E_NOTFOUND, PBD_E_DB. */
 int pbd_history_set_published (pbd_history_t *self, uint64_t seq, const char *publisher_id, uint64_t pub_seq);
 
+/* Stores the packed reply of row `seq` (written after the insert, once the
+ * reply carries its seq). 0, PBD_E_NOTFOUND, PBD_E_DB. */
+int pbd_history_set_reply (pbd_history_t *self, uint64_t seq, const void *reply, size_t len);
+
 /* Rows with seq > after_seq in seq order, at most `limit` (1..1000), filtered
  * by report_id / session_id when non-empty. *out is a malloc'd array of
  * entries (free with pbd_entries_free). 0, PBD_E_INVALID, PBD_E_DB. */

@@ -281,6 +281,28 @@ pbd_history_set_published (pbd_history_t *self, uint64_t seq, const char *publis
 }
 
 int
+pbd_history_set_reply (pbd_history_t *self, uint64_t seq, const void *reply, size_t len)
+{
+    if (!self || (len && !reply) || len > (size_t) INT32_MAX)
+        return PBD_E_INVALID;
+    sqlite3_stmt *st = db_prepare (self->db, "UPDATE commentary SET reply = ?1 WHERE seq = ?2");
+    if (!st)
+        return s_fail (self, "history reply");
+    if (len > 0)
+        sqlite3_bind_blob (st, 1, reply, (int) len, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null (st, 1);
+    sqlite3_bind_int64 (st, 2, (sqlite3_int64) seq);
+    int rc = sqlite3_step (st);
+    sqlite3_reset (st);
+    if (rc != SQLITE_DONE) {
+        db_fail (self->db, rc);
+        return s_fail (self, "history reply");
+    }
+    return sqlite3_changes (db_handle (self->db)) > 0 ? 0 : PBD_E_NOTFOUND;
+}
+
+int
 pbd_history_list (pbd_history_t *self, uint64_t after_seq, size_t limit, const char *report_id,
                   const char *session_id, pbd_entry_t ***out, size_t *n_out)
 {

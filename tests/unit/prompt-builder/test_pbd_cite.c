@@ -186,6 +186,14 @@ test_history (void **state)
     assert_true (seq1 < seq2 && seq2 < seq3);
     assert_int_equal (pbd_history_set_published (h, seq1, "commentary@prompt-builder-1-abcd", 7), 0);
     assert_int_equal (pbd_history_set_published (h, 999, "x", 1), PBD_E_NOTFOUND);
+    unsigned char blob2[] = {9, 8, 7};
+    assert_int_equal (pbd_history_set_reply (h, seq2, blob2, sizeof blob2), 0);
+    assert_int_equal (pbd_history_set_reply (h, 999, blob2, sizeof blob2), PBD_E_NOTFOUND);
+    pbd_entry_t *g2 = NULL;
+    assert_int_equal (pbd_history_get (h, "req-2", &g2), 0);
+    assert_int_equal (g2->reply_len, 3);
+    assert_memory_equal (g2->reply, blob2, 3);
+    pbd_entry_destroy (&g2);
 
     pbd_entry_t *got = NULL;
     assert_int_equal (pbd_history_get (h, "req-1", &got), 0);
