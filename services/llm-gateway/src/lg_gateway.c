@@ -502,10 +502,13 @@ lg_gateway_complete (lg_gateway_t *self, const lg_request_t *req, lg_reply_t *r)
                 char err[320];
                 str_copy (err, sizeof err, oc.error);
                 lg_redact (err, pc->api_key);
-                snprintf (note, sizeof note,
-                          "The language model (%s, model %s) did not answer: %s (%s; %d attempt%s). This answer "
-                          "comes from the built-in narrator.",
-                          pname, model, lg_strerror (oc.rc), err, oc.attempts, oc.attempts == 1 ? "" : "s");
+                /* A long provider message may be cut; the note stays one line. */
+                if (snprintf (note, sizeof note,
+                              "The language model (%s, model %s) did not answer: %s (%s; %d attempt%s). This "
+                              "answer comes from the built-in narrator.",
+                              pname, model, lg_strerror (oc.rc), err, oc.attempts, oc.attempts == 1 ? "" : "s")
+                    >= (int) sizeof note)
+                    log_emit (LOG_DEBUG, "llm.note_truncated", "fallback note truncated");
                 s_count ("copilot_llm_fallbacks_total", "Answers that fell back to the narrator, by reason",
                          "provider=\"%s\",reason=\"%s\"", pname, oc.rc == LG_E_BREAKER ? "breaker_open" : s_result_name (oc.rc), 1);
                 log_emit (LOG_WARN, "llm.fallback", "%s", note);
