@@ -24,7 +24,8 @@ typedef struct {
     void *ctx;
     char endpoint[128];
     volatile int ready;
-    int echoed;
+    volatile int stop;       /* set by main once it received everything */
+    volatile int echoed;
 } echo_t;
 
 /* ROUTER echo thread: replies to N_MSGS requests, then exits. */
@@ -54,6 +55,10 @@ static void *s_echo (void *arg)
         zmq_send (r, body, (size_t) bn, 0);
         e->echoed++;
     }
+    /* Keep the socket open until the main thread has every reply: with
+     * LINGER 0, closing now would discard replies still queued for tcp. */
+    while (!e->stop)
+        clock_sleep_ms (2);
     zmq_close (r);
     return NULL;
 }
@@ -128,9 +133,11 @@ static void s_run_flood (const char *endpoint)
     uv_run (&loop, UV_RUN_DEFAULT);
     double ms = (double) (clock_mono_ns () - t0) / 1e6;
     fprintf (stderr, "# %s: %d/%d replies through bus_uv in %.1f ms\n", endpoint, s.got, N_MSGS, ms);
+    e.stop = 1;
     assert_false (s.timed_out);
     assert_int_equal (s.got, N_MSGS);
     assert_int_equal (uv_loop_close (&loop), 0);
+    e.stop = 1;
     zmq_close (s.dealer);
     pthread_join (th, NULL);
     proc_zmq_ctx_term (&ctx);

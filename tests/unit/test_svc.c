@@ -105,6 +105,7 @@ typedef struct {
     char note[256];
     bus_request_t *kept;
     int64_t reply_after_ms;   /* deferred handler answers after this long */
+    int answered;             /* deferred answers sent */
     int64_t stop_at;
 } script_t;
 
@@ -191,6 +192,7 @@ static void s_answer_kept (svc_t *svc, void *arg)
     env_set_error (reply, COPILOT__V1__ERROR_CODE__ERROR_NOT_FOUND, NULL, "deferred answer");
     if (bus_request_reply (&s->kept, reply) != 0)
         s->failures++;
+    s->answered++;
     env_free (reply);
 }
 
@@ -203,6 +205,8 @@ static int s_on_run_report (svc_t *svc, const env_t *req, env_t *reply, void *ar
     if (!s->kept)
         return -1;
     svc_add_timer (svc, (uint64_t) s->reply_after_ms, 0, s_answer_kept, s);
+    if (s->step == 99)
+        svc_stop (svc);   /* drain tests: stop while this request is in flight */
     return SVC_DEFERRED;
 }
 
@@ -251,13 +255,13 @@ static void s_stop_now (svc_t *svc, void *arg)
 static void s_kick_deferred (svc_t *svc, void *arg)
 {
     script_t *s = arg;
-    s->step = 99;   /* replies are ignored by the script */
+    s->step = 99;   /* replies are ignored by the script; the handler stops the daemon */
     s_send_body (svc, COPILOT__V1__ENVELOPE__BODY_RUN_REPORT_REQUEST,
                  &copilot__v1__run_report_request__descriptor);
-    svc_add_timer (svc, 30, 0, s_stop_now, NULL);
+    svc_add_timer (svc, 5000, 0, s_stop_now, NULL);   /* safety net only */
 }
 
-static int s_run_drain (int64_t reply_after_ms, const char *drain)
+static int s_run_drain (int64_t reply_after_ms, const char *drain, int *answered)
 {
     proc_reset ();
     int rc = -1;
@@ -274,6 +278,7 @@ static int s_run_drain (int64_t reply_after_ms, const char *drain)
     int64_t t0 = clock_mono_ms ();
     rc = svc_run (svc);
     int64_t took = clock_mono_ms () - t0;
+    *answered = s.answered;
     bus_request_destroy (&s.kept);   /* abandoned by the drain timeout */
     svc_destroy (&svc);
     fprintf (stderr, "# drain (reply after %lld ms, grace %s ms): exit %d in %lld ms\n",
@@ -285,13 +290,17 @@ static int s_run_drain (int64_t reply_after_ms, const char *drain)
 static void test_drain_waits_for_deferred (void **state)
 {
     (void) state;
-    assert_int_equal (s_run_drain (150, "800"), PROC_EXIT_OK);
+    int answered = -1;
+    assert_int_equal (s_run_drain (150, "800", &answered), PROC_EXIT_OK);
+    assert_int_equal (answered, 1);   /* the drain waited for the deferred reply */
 }
 
 static void test_drain_timeout (void **state)
 {
     (void) state;
-    assert_int_equal (s_run_drain (1000, "50"), PROC_EXIT_DRAIN_TIMEOUT);
+    int answered = -1;
+    assert_int_equal (s_run_drain (1000, "50", &answered), PROC_EXIT_DRAIN_TIMEOUT);
+    assert_int_equal (answered, 0);
 }
 
 int main (void)
