@@ -573,8 +573,11 @@ lg_gateway_complete (lg_gateway_t *self, const lg_request_t *req, lg_reply_t *r)
     {
         char labels[64];
         snprintf (labels, sizeof labels, "provider=\"%s\"", pname);
+        /* LLM calls run far longer than RPCs: buckets up to a minute. */
+        static const double bounds[] = { 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60 };
         metric_t *h = metrics_histogram (metrics_global (), "copilot_llm_request_seconds",
-                                         "Completion latency including retries and fallback", labels, NULL, 0);
+                                         "Completion latency including retries and fallback", labels, bounds,
+                                         sizeof bounds / sizeof bounds[0]);
         if (h)
             metric_observe (h, (double) r->latency_ms / 1000.0);
     }
