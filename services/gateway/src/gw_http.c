@@ -405,10 +405,26 @@ s_on_header_field (llhttp_t *p, const char *at, size_t n)
     return s_arena_append (c, at, n) ? HPE_USER : 0;
 }
 
+/* RFC 9110 token characters (header field names). */
+static bool
+s_is_tchar (unsigned char ch)
+{
+    if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9'))
+        return true;
+    return ch && strchr ("!#$%&'*+-.^_`|~", ch) != NULL;
+}
+
 static int
 s_on_header_field_complete (llhttp_t *p)
 {
     gw_conn_t *c = s_conn_of (p);
+    /* llhttp 8.1 lets some non-token bytes through in names; refuse them. */
+    size_t start = c->hdrs[c->nhdrs].name_off;
+    if (c->arena_len == start)
+        return s_set_err (c, 400, "bad_request", "empty header field name");
+    for (size_t i = start; i < c->arena_len; i++)
+        if (!s_is_tchar ((unsigned char) c->arena[i]))
+            return s_set_err (c, 400, "bad_request", "invalid character in a header field name");
     if (s_arena_append (c, "", 0))
         return HPE_USER;
     c->arena[c->arena_len++] = '\0';
@@ -430,6 +446,12 @@ static int
 s_on_header_value_complete (llhttp_t *p)
 {
     gw_conn_t *c = s_conn_of (p);
+    /* Obsolete line folding (RFC 9112 5.2) and stray control bytes: 400. */
+    for (size_t i = c->hdrs[c->nhdrs].value_off; i < c->arena_len; i++) {
+        unsigned char ch = (unsigned char) c->arena[i];
+        if (ch == '\r' || ch == '\n' || ch == 0 || ch == 0x7f)
+            return s_set_err (c, 400, "bad_request", "folded or invalid header value");
+    }
     if (s_arena_append (c, "", 0))
         return HPE_USER;
     c->arena[c->arena_len++] = '\0';
