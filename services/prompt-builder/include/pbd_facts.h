@@ -5,6 +5,9 @@
  *    "entity":{"type","id","label","node_id"},
  *    "chip":{"id","lane","label","kind"},
  *    "facts":[{"name","value","unit","text","source_table","row_keys":[..]}],
+ *    "error_signatures":[..], "config_changes":[..], "dependencies":[..]
+ *      (derived from the facts named error_signature, config_change,
+ *       upstream_job / downstream_job; see pbd_facts.c),
  *    "selection":{"payload":[{"name","value"}]}}
  * Keys in this fixed order; absent parts are omitted (no entity without a
  * selection, no chip for a free question, "value" only for numeric facts,

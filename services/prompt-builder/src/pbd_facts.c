@@ -5,6 +5,18 @@
  * source tables, row keys) plus who asked what (report, entity, chip). It is
  * written by hand with the project's one JSON string escaper (buf_json_str)
  * so key order and number formatting (pbd_fmt_number) are fixed.
+ *
+ * EntityFacts (report.proto Fact) has no structured lists, so the lists the
+ * narrator's rules read are derived from report-service's fact texts, whose
+ * formats are fixed in services/report-service/src/rs_facts.c:
+ *   error_signature  "<signature> (<n> runs, last <ts>)", value = count
+ *                    → error_signatures[{signature,count,last_seen,text,...}]
+ *   config_change    "<ts>: <field> changed from <old> to <new>[ by <who>]"
+ *                    → config_changes[{ts,field,old,new,entity_id,text,...}]
+ *   upstream_job / downstream_job, row key "<up>-><down>"
+ *                    → dependencies[{id,relation,text}]
+ * A text that does not match keeps only the fields that can be read (text,
+ * source). The facts themselves are always passed through unchanged.
  */
 #include "pbd_facts.h"
 
@@ -43,6 +55,146 @@ s_knum (buf_t *b, bool *first, const char *key, double v)
     *first = false;
     rc = rc ? rc : buf_json_str (b, key);
     rc = rc ? rc : buf_printf (b, ":%s", pbd_fmt_number (v, num, sizeof num));
+    return rc;
+}
+
+/* ,"key":"<n bytes of s>" */
+static int
+s_kvn (buf_t *b, bool *first, const char *key, const char *s, size_t n)
+{
+    if (!s || n == 0)
+        return 0;
+    int rc = buf_puts (b, *first ? "" : ",");
+    *first = false;
+    rc = rc ? rc : buf_json_str (b, key);
+    rc = rc ? rc : buf_puts (b, ":");
+    rc = rc ? rc : buf_json_strn (b, s, n);
+    return rc;
+}
+
+/* Last occurrence of `needle` in s, or NULL. */
+static const char *
+s_rfind (const char *s, const char *needle)
+{
+    const char *last = NULL;
+    for (const char *p = strstr (s, needle); p; p = strstr (p + 1, needle))
+        last = p;
+    return last;
+}
+
+static bool
+s_is_fact (const pbd_fact_t *f, const char *name)
+{
+    return f->name && strcmp (f->name, name) == 0 && s_has (f->text);
+}
+
+/* "error_signatures" from report-service facts named error_signature, text
+ * "<signature> (<n> runs, last <ts>)" (rs_facts.c); the count is the value. */
+static int
+s_signatures (buf_t *b, const pbd_input_t *in)
+{
+    size_t n = 0;
+    int rc = 0;
+    for (size_t i = 0; i < in->n_facts && rc == 0; i++) {
+        const pbd_fact_t *f = &in->facts[i];
+        if (!s_is_fact (f, "error_signature"))
+            continue;
+        rc = buf_puts (b, n++ ? ",{" : ",\"error_signatures\":[{");
+        bool first = true;
+        const char *paren = s_rfind (f->text, " (");
+        size_t slen = paren ? (size_t) (paren - f->text) : strlen (f->text);
+        rc = rc ? rc : s_kvn (b, &first, "signature", f->text, slen);
+        if (rc == 0 && f->has_value && isfinite (f->value))
+            rc = s_knum (b, &first, "count", f->value);
+        const char *last = paren ? strstr (paren, ", last ") : NULL;
+        if (rc == 0 && last) {
+            last += strlen (", last ");
+            const char *end = strrchr (last, ')');
+            if (end && end > last)
+                rc = s_kvn (b, &first, "last_seen", last, (size_t) (end - last));
+        }
+        rc = rc ? rc : s_kv (b, &first, "text", f->text);
+        rc = rc ? rc : s_kv (b, &first, "source_table", f->source_table);
+        rc = rc ? rc : buf_puts (b, "}");
+    }
+    if (rc == 0 && n)
+        rc = buf_puts (b, "]");
+    return rc;
+}
+
+/* "config_changes" from facts named config_change, text
+ * "<ts>: <field> changed from <old> to <new>[ by <who>]" (rs_facts.c). */
+static int
+s_changes (buf_t *b, const pbd_input_t *in)
+{
+    size_t n = 0;
+    int rc = 0;
+    for (size_t i = 0; i < in->n_facts && rc == 0; i++) {
+        const pbd_fact_t *f = &in->facts[i];
+        if (!s_is_fact (f, "config_change"))
+            continue;
+        rc = buf_puts (b, n++ ? ",{" : ",\"config_changes\":[{");
+        bool first = true;
+        const char *t = f->text;
+        const char *colon = strstr (t, ": ");
+        const char *from = colon ? strstr (colon, " changed from ") : NULL;
+        const char *to = from ? strstr (from + strlen (" changed from "), " to ") : NULL;
+        if (colon && from && to) {
+            const char *nv = to + strlen (" to ");
+            const char *by = strstr (nv, " by ");
+            const char *fld = colon + 2;
+            const char *ov = from + strlen (" changed from ");
+            rc = s_kvn (b, &first, "ts", t, (size_t) (colon - t));
+            rc = rc ? rc : s_kvn (b, &first, "field", fld, (size_t) (from - fld));
+            rc = rc ? rc : s_kvn (b, &first, "old", ov, (size_t) (to - ov));
+            rc = rc ? rc : s_kvn (b, &first, "new", nv, by ? (size_t) (by - nv) : strlen (nv));
+        }
+        if (rc == 0 && s_has (in->entity_id))
+            rc = s_kv (b, &first, "entity_id", in->entity_id);
+        rc = rc ? rc : s_kv (b, &first, "text", t);
+        rc = rc ? rc : s_kv (b, &first, "source_table", f->source_table);
+        if (rc == 0 && f->n_row_keys > 0)
+            rc = s_kv (b, &first, "row_key", f->row_keys[0]);
+        rc = rc ? rc : buf_puts (b, "}");
+    }
+    if (rc == 0 && n)
+        rc = buf_puts (b, "]");
+    return rc;
+}
+
+/* "dependencies" from facts named upstream_job / downstream_job, row key
+ * "<up>-><down>" (rs_facts.c). */
+static int
+s_dependencies (buf_t *b, const pbd_input_t *in)
+{
+    size_t n = 0;
+    int rc = 0;
+    for (size_t i = 0; i < in->n_facts && rc == 0; i++) {
+        const pbd_fact_t *f = &in->facts[i];
+        bool up = s_is_fact (f, "upstream_job");
+        if (!up && !s_is_fact (f, "downstream_job"))
+            continue;
+        rc = buf_puts (b, n++ ? ",{" : ",\"dependencies\":[{");
+        bool first = true;
+        const char *key = f->n_row_keys > 0 ? f->row_keys[0] : NULL;
+        const char *arrow = key ? strstr (key, "->") : NULL;
+        if (arrow) {
+            char id[256];
+            const char *job = up ? key : arrow + 2;
+            size_t jl = up ? (size_t) (arrow - key) : strlen (arrow + 2);
+            if (jl > 0 && jl + 6 < sizeof id) {
+                memcpy (id, "job::", 5);
+                memcpy (id + 5, job, jl);
+                id[5 + jl] = '\0';
+                rc = s_kv (b, &first, "id", id);
+            }
+        }
+        rc = rc ? rc : s_kv (b, &first, "relation", up ? "upstream" : "downstream");
+        rc = rc ? rc : s_kv (b, &first, "text", f->text);
+        rc = rc ? rc : buf_puts (b, "}");
+    }
+    if (rc == 0 && n)
+        rc = buf_puts (b, "]");
     return rc;
 }
 
@@ -134,6 +286,9 @@ pbd_facts_json (const pbd_input_t *in, buf_t *b)
         rc = rc ? rc : buf_puts (b, "}");
     }
     rc = rc ? rc : buf_puts (b, "]");
+    rc = rc ? rc : s_signatures (b, in);
+    rc = rc ? rc : s_changes (b, in);
+    rc = rc ? rc : s_dependencies (b, in);
     if (rc == 0 && in->n_payload > 0) {
         rc = buf_puts (b, ",\"selection\":{\"payload\":[");
         for (size_t i = 0; i < in->n_payload && rc == 0; i++) {

@@ -391,6 +391,61 @@ test_facts_json (void **state)
     buf_destroy (&b2);
 }
 
+static void
+test_facts_json_derived_lists (void **state)
+{
+    (void) state;
+    static const char *const k1[] = {"J-FIN-DAILY-2025-12-07-R03"};
+    static const char *const k2[] = {"CC-7"};
+    static const char *const k3[] = {"J-SUPPLY-RAW->J-SUPPLY-TRANSFORM"};
+    static const char *const k4[] = {"J-SUPPLY-TRANSFORM->J-SUPPLY-DASHBOARD"};
+    pbd_fact_t facts[] = {
+        {.name = "error_signature", .value = 9, .has_value = true, .unit = "count", .source_table = "job_runs",
+         .text = "SpotInstanceTerminated: Instance reclaimed (peak) (9 runs, last 2025-12-07 03:26:10)",
+         .row_keys = k1, .n_row_keys = 1},
+        {.name = "config_change", .source_table = "config_changes", .row_keys = k2, .n_row_keys = 1,
+         .text = "2025-12-01 08:00:00: worker_instance_type changed from g5.4xlarge to g5.2xlarge by alice"},
+        {.name = "config_change", .source_table = "config_changes", .text = "free text without the format"},
+        {.name = "upstream_job", .source_table = "job_dependencies", .row_keys = k3, .n_row_keys = 1,
+         .text = "depends on J-SUPPLY-RAW (data)"},
+        {.name = "downstream_job", .source_table = "job_dependencies", .row_keys = k4, .n_row_keys = 1,
+         .text = "is upstream of J-SUPPLY-DASHBOARD (data)"},
+    };
+    pbd_route_t r = {0};
+    pbd_input_t in = {.report_id = "job_cost", .question = "q", .route = &r, .entity_type = "job",
+                      .entity_id = "J-SUPPLY-TRANSFORM", .facts = facts, .n_facts = 5};
+    buf_t *b = buf_new (1 << 16);
+    assert_int_equal (pbd_facts_json (&in, b), 0);
+    json_error_t jerr;
+    json_t *doc = json_loads (buf_data (b), JSON_REJECT_DUPLICATES, &jerr);
+    assert_non_null (doc);
+    assert_int_equal (json_array_size (json_object_get (doc, "facts")), 5);
+    json_t *sig = json_array_get (json_object_get (doc, "error_signatures"), 0);
+    assert_string_equal (json_string_value (json_object_get (sig, "signature")), "SpotInstanceTerminated: Instance reclaimed (peak)");
+    assert_true (json_number_value (json_object_get (sig, "count")) == 9);
+    assert_string_equal (json_string_value (json_object_get (sig, "last_seen")), "2025-12-07 03:26:10");
+    json_t *ch = json_object_get (doc, "config_changes");
+    assert_int_equal (json_array_size (ch), 2);
+    json_t *c0 = json_array_get (ch, 0);
+    assert_string_equal (json_string_value (json_object_get (c0, "ts")), "2025-12-01 08:00:00");
+    assert_string_equal (json_string_value (json_object_get (c0, "field")), "worker_instance_type");
+    assert_string_equal (json_string_value (json_object_get (c0, "old")), "g5.4xlarge");
+    assert_string_equal (json_string_value (json_object_get (c0, "new")), "g5.2xlarge");
+    assert_string_equal (json_string_value (json_object_get (c0, "row_key")), "CC-7");
+    assert_string_equal (json_string_value (json_object_get (c0, "entity_id")), "J-SUPPLY-TRANSFORM");
+    json_t *c1 = json_array_get (ch, 1);
+    assert_null (json_object_get (c1, "ts"));
+    assert_string_equal (json_string_value (json_object_get (c1, "text")), "free text without the format");
+    json_t *deps = json_object_get (doc, "dependencies");
+    assert_int_equal (json_array_size (deps), 2);
+    assert_string_equal (json_string_value (json_object_get (json_array_get (deps, 0), "id")), "job::J-SUPPLY-RAW");
+    assert_string_equal (json_string_value (json_object_get (json_array_get (deps, 0), "relation")), "upstream");
+    assert_string_equal (json_string_value (json_object_get (json_array_get (deps, 1), "id")), "job::J-SUPPLY-DASHBOARD");
+    assert_string_equal (json_string_value (json_object_get (json_array_get (deps, 1), "relation")), "downstream");
+    json_decref (doc);
+    buf_destroy (&b);
+}
+
 int
 main (void)
 {
@@ -402,6 +457,7 @@ main (void)
         cmocka_unit_test (test_no_selection_free_question),
         cmocka_unit_test (test_fmt_number),
         cmocka_unit_test (test_facts_json),
+        cmocka_unit_test (test_facts_json_derived_lists),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
