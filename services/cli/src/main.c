@@ -18,6 +18,7 @@
     X (graph, "Show the usage graph around a node: ranked subgraph, neighbours, paths")   \
     X (index, "Build the retrieval index (telemetry, docs, runbooks; FAISS + FTS5)")         \
     X (search, "Hybrid search over the retrieval index or a running retrieval router") \
+    X (explain, "Explain a report selection by chip or question (asks the running prompt-builder)") \
     X (up, "Start every daemon under a supervisor; prints url= and token= when ready")    \
     X (status, "Show each daemon's health, pid, uptime and restarts")                      \
     X (down, "Stop everything 'copilot up' started, gracefully")
