@@ -73,6 +73,14 @@ FROM dep d JOIN jobs u ON u.job_id = d.item
 WHERE d.item IS NOT NULL AND d.item <> d.job_id
 ORDER BY d.job_id, d.item;
 
+-- priced usage, materialized once for both rollups -----------------------
+DROP TABLE IF EXISTS temp.refresh_usage;
+CREATE TEMP TABLE refresh_usage AS
+SELECT parent_id, parent_type, usage_date, job_id, workspace_id, dbus_consumed, total_cost,
+       price_usd_per_dbu, spot_ratio, avg_cpu_utilization, avg_memory_gb,
+       peak_concurrent_users, is_production
+FROM v_compute_usage;
+
 -- rollup_job_day ---------------------------------------------------------
 DELETE FROM rollup_job_day;
 WITH
@@ -91,7 +99,7 @@ use AS (
          COUNT(*) - COUNT(price_usd_per_dbu) AS unpriced,
          SUM(COALESCE(total_cost, 0) * COALESCE(spot_ratio, 0)) AS spot_cost,
          SUM(COALESCE(avg_cpu_utilization, 0)) AS cpu
-  FROM v_compute_usage WHERE parent_type = 'JOB_RUN' AND job_id IS NOT NULL GROUP BY 1, 2
+  FROM temp.refresh_usage WHERE parent_type = 'JOB_RUN' AND job_id IS NOT NULL GROUP BY 1, 2
 ),
 ev AS (
   SELECT r.job_id, substr(e.event_time, 1, 10) AS d, COUNT(*) AS n
@@ -130,6 +138,7 @@ SELECT CASE WHEN parent_type = 'JOB_RUN' THEN COALESCE(job_id, parent_id) ELSE p
             ELSE SUM(dbus_consumed * price_usd_per_dbu) END,
        SUM(COALESCE(avg_cpu_utilization, 0)), SUM(COALESCE(avg_memory_gb, 0)),
        MAX(peak_concurrent_users), MAX(COALESCE(is_production, 0))
-FROM v_compute_usage
+FROM temp.refresh_usage
 GROUP BY parent_type, pid, usage_date
 ORDER BY parent_type, pid, usage_date;
+DROP TABLE temp.refresh_usage;
