@@ -167,8 +167,8 @@ typedef struct _rt_embedder_t rt_embedder_t;
  * the corpus with a seeded randomized subspace iteration. */
 typedef struct {
     int dim;           /* output dimension (default 256) */
-    int max_features;  /* vocabulary cap, by document frequency (default 32768) */
-    int min_df;        /* minimum document frequency of a feature (default 2) */
+    int max_features;  /* vocabulary cap, by document frequency (default 65536) */
+    int min_df;        /* minimum document frequency of a feature (default 1) */
     int fit_sample;    /* at most this many texts are used for fitting (default 20000) */
     int power_iters;   /* subspace iterations (default 3) */
     uint64_t seed;     /* random seed (default 42) */

@@ -61,6 +61,7 @@ rt_config_load (cfg_t *cfg, rt_config_t *o)
         || (rc = s_int (cfg, "retrieval.threads", o->threads, 1, 256, &o->threads)) < 0
         || (rc = s_int (cfg, "retrieval.lsa.max_features", o->lsa.max_features, 16, 1 << 22,
                         &o->lsa.max_features)) < 0
+        || (rc = s_int (cfg, "retrieval.lsa.min_df", o->lsa.min_df, 1, 1 << 20, &o->lsa.min_df)) < 0
         || (rc = s_int (cfg, "retrieval.lsa.fit_sample", o->lsa.fit_sample, 16, 1 << 24, &o->lsa.fit_sample)) < 0
         || (rc = s_int (cfg, "retrieval.lsa.power_iters", o->lsa.power_iters, 0, 20, &o->lsa.power_iters)) < 0
         || (rc = s_int (cfg, "retrieval.telemetry.runs_per_job", 60, 1, 1 << 20, &o->telemetry.runs_per_job)) < 0

@@ -16,7 +16,7 @@
  *     randomized subspace iteration (Halko, Martinsson, Tropp 2011): a seeded
  *     random start (splitmix64), `power_iters` rounds of A^T / A products with
  *     modified Gram-Schmidt re-orthonormalisation, a Rayleigh-Ritz step that
- *     diagonalises the small l x l matrix with cyclic Jacobi rotations, and
+ *     diagonalises the small l x l matrix (Householder + implicit QL), and
  *     sign-normalised singular vectors. An embedding is the projection of
  *     the TF-IDF vector onto the top `dim` right singular vectors, unit-norm.
  *     Words that co-occur (spot / eviction / preemption) land near each other
@@ -149,10 +149,13 @@ s_features (const char *text, s_keys_t *raw, uint64_t **keys, uint32_t **counts,
             while (b > a && !s_word_char ((unsigned char) low[b - 1]))
                 b--;
             bool inner = false;
-            for (size_t p = a; p < b; p++)
+            size_t ndig = 0;
+            for (size_t p = a; p < b; p++) {
                 if (!s_word_char ((unsigned char) low[p]))
                     inner = true;
-            if (inner && b - a <= 64)
+                ndig += (low[p] >= '0' && low[p] <= '9');
+            }
+            if (inner && b - a <= 64 && ndig < 4)
                 rc = s_keys_push (raw, s_key (G_COMPOUND, low + a, b - a));
         }
         if (rc != RT_OK)
@@ -166,7 +169,12 @@ s_features (const char *text, s_keys_t *raw, uint64_t **keys, uint32_t **counts,
             i++;
         const char *w = low + a;
         size_t wn = i - a;
-        if (s_is_stop (w, wn)) {
+        size_t ndig = 0;
+        for (size_t p = 0; p < wn; p++)
+            ndig += (w[p] >= '0' && w[p] <= '9');
+        /* stop words and digit-heavy tokens (dates, ids, amounts) carry no
+         * topical meaning; BM25 still matches them exactly */
+        if (s_is_stop (w, wn) || ndig >= 4) {
             prev = NULL;
             continue;
         }
@@ -384,51 +392,134 @@ s_orth (double *M, size_t rows, size_t cols)
     return RT_OK;
 }
 
-/* Cyclic Jacobi eigen-decomposition of the symmetric l x l matrix A (row
- * major, destroyed). Eigenvalues to w[l], eigenvectors as columns of V. */
-static void
-s_jacobi (double *A, size_t l, double *w, double *V)
+/* Eigen-decomposition of the symmetric n x n matrix A (row-major; replaced
+ * by the eigenvectors, one per COLUMN) by Householder reduction to
+ * tridiagonal form followed by the implicit QL algorithm with Wilkinson-style
+ * shifts (the classic tred2/tqli pair, O(n^3)). Eigenvalues go to w[n] in no
+ * particular order. Returns 0, or -1 if QL failed to converge (then the
+ * results are unusable) or on OOM. */
+int
+rt__symeig (double *A, int n, double *w)
 {
-    for (size_t i = 0; i < l; i++)
-        for (size_t j = 0; j < l; j++)
-            V[i * l + j] = i == j ? 1.0 : 0.0;
-    for (int sweep = 0; sweep < 60; sweep++) {
-        double off = 0, diag = 0;
-        for (size_t i = 0; i < l; i++) {
-            diag += A[i * l + i] * A[i * l + i];
-            for (size_t j = i + 1; j < l; j++)
-                off += A[i * l + j] * A[i * l + j];
-        }
-        if (off <= 1e-30 * (diag > 0 ? diag : 1))
-            break;
-        for (size_t p = 0; p < l; p++)
-            for (size_t q = p + 1; q < l; q++) {
-                double apq = A[p * l + q];
-                if (fabs (apq) < 1e-300)
-                    continue;
-                double app = A[p * l + p], aqq = A[q * l + q];
-                double theta = (aqq - app) / (2.0 * apq);
-                double t = (theta >= 0 ? 1.0 : -1.0) / (fabs (theta) + sqrt (theta * theta + 1.0));
-                double c = 1.0 / sqrt (t * t + 1.0), s = t * c;
-                for (size_t k = 0; k < l; k++) {
-                    double akp = A[k * l + p], akq = A[k * l + q];
-                    A[k * l + p] = c * akp - s * akq;
-                    A[k * l + q] = s * akp + c * akq;
+    double *e = calloc ((size_t) n + 1, sizeof *e);
+    if (!e)
+        return -1;
+    double *d = w;
+#define a(i, j) A[(size_t) (i) * (size_t) n + (size_t) (j)]
+    for (int i = n - 1; i > 0; i--) {
+        int l = i - 1;
+        double h = 0.0, scale = 0.0;
+        if (l > 0) {
+            for (int k = 0; k <= l; k++)
+                scale += fabs (a (i, k));
+            if (scale == 0.0) {
+                e[i] = a (i, l);
+            } else {
+                for (int k = 0; k <= l; k++) {
+                    a (i, k) /= scale;
+                    h += a (i, k) * a (i, k);
                 }
-                for (size_t k = 0; k < l; k++) {
-                    double apk = A[p * l + k], aqk = A[q * l + k];
-                    A[p * l + k] = c * apk - s * aqk;
-                    A[q * l + k] = s * apk + c * aqk;
+                double f = a (i, l);
+                double g = f >= 0.0 ? -sqrt (h) : sqrt (h);
+                e[i] = scale * g;
+                h -= f * g;
+                a (i, l) = f - g;
+                f = 0.0;
+                for (int j = 0; j <= l; j++) {
+                    a (j, i) = a (i, j) / h;
+                    g = 0.0;
+                    for (int k = 0; k <= j; k++)
+                        g += a (j, k) * a (i, k);
+                    for (int k = j + 1; k <= l; k++)
+                        g += a (k, j) * a (i, k);
+                    e[j] = g / h;
+                    f += e[j] * a (i, j);
                 }
-                for (size_t k = 0; k < l; k++) {
-                    double vkp = V[k * l + p], vkq = V[k * l + q];
-                    V[k * l + p] = c * vkp - s * vkq;
-                    V[k * l + q] = s * vkp + c * vkq;
+                double hh = f / (h + h);
+                for (int j = 0; j <= l; j++) {
+                    f = a (i, j);
+                    e[j] = g = e[j] - hh * f;
+                    for (int k = 0; k <= j; k++)
+                        a (j, k) -= (f * e[k] + g * a (i, k));
                 }
             }
+        } else {
+            e[i] = a (i, l);
+        }
+        d[i] = h;
     }
-    for (size_t i = 0; i < l; i++)
-        w[i] = A[i * l + i];
+    d[0] = 0.0;
+    e[0] = 0.0;
+    for (int i = 0; i < n; i++) {
+        if (d[i] != 0.0) {
+            for (int j = 0; j < i; j++) {
+                double g = 0.0;
+                for (int k = 0; k < i; k++)
+                    g += a (i, k) * a (k, j);
+                for (int k = 0; k < i; k++)
+                    a (k, j) -= g * a (k, i);
+            }
+        }
+        d[i] = a (i, i);
+        a (i, i) = 1.0;
+        for (int j = 0; j < i; j++)
+            a (j, i) = a (i, j) = 0.0;
+    }
+    /* implicit QL on the tridiagonal (d, e) */
+    for (int i = 1; i < n; i++)
+        e[i - 1] = e[i];
+    if (n > 0)
+        e[n - 1] = 0.0;
+    int rc = 0;
+    for (int l = 0; l < n && rc == 0; l++) {
+        int iter = 0, m;
+        do {
+            for (m = l; m < n - 1; m++) {
+                double dd = fabs (d[m]) + fabs (d[m + 1]);
+                if (fabs (e[m]) <= 1e-15 * dd)
+                    break;
+            }
+            if (m != l) {
+                if (iter++ == 100) {
+                    rc = -1;
+                    break;
+                }
+                double g = (d[l + 1] - d[l]) / (2.0 * e[l]);
+                double r = hypot (g, 1.0);
+                g = d[m] - d[l] + e[l] / (g + (g >= 0.0 ? fabs (r) : -fabs (r)));
+                double s = 1.0, c = 1.0, p = 0.0;
+                int i;
+                for (i = m - 1; i >= l; i--) {
+                    double f = s * e[i], b = c * e[i];
+                    e[i + 1] = (r = hypot (f, g));
+                    if (r == 0.0) {
+                        d[i + 1] -= p;
+                        e[m] = 0.0;
+                        break;
+                    }
+                    s = f / r;
+                    c = g / r;
+                    g = d[i + 1] - p;
+                    r = (d[i] - g) * s + 2.0 * c * b;
+                    d[i + 1] = g + (p = s * r);
+                    g = c * r - b;
+                    for (int k = 0; k < n; k++) {
+                        f = a (k, i + 1);
+                        a (k, i + 1) = s * a (k, i) + c * f;
+                        a (k, i) = c * a (k, i) - s * f;
+                    }
+                }
+                if (r == 0.0 && i >= l)
+                    continue;
+                d[l] -= p;
+                e[l] = g;
+                e[m] = 0.0;
+            }
+        } while (m != l);
+    }
+#undef a
+    free (e);
+    return rc;
 }
 
 /* Y (n x l) = A Z, A in CSR (n rows), Z (m x l). */
@@ -473,9 +564,9 @@ s_fill_lsa_defaults (rt_lsa_opts_t *o)
     if (o->dim <= 0)
         o->dim = 256;
     if (o->max_features <= 0)
-        o->max_features = 32768;
+        o->max_features = 65536;
     if (o->min_df <= 0)
-        o->min_df = 2;
+        o->min_df = 1;
     if (o->fit_sample <= 0)
         o->fit_sample = 20000;
     if (o->power_iters < 0)
@@ -675,7 +766,12 @@ rt_embedder_lsa_fit (const char *const *texts, size_t n, const rt_lsa_opts_t *op
             C[a * l + b] = v;
             C[b * l + a] = v;
         }
-    s_jacobi (C, l, ev, W);
+    if (rt__symeig (C, (int) l, ev) != 0) {
+        rt__fail (RT_E_EMBED, "lsa fit: eigen-decomposition did not converge");
+        rc = RT_E_EMBED;
+        goto cleanup;
+    }
+    memcpy (W, C, l * l * sizeof *W);
     /* order eigenpairs by eigenvalue desc (selection sort; l is small) */
     size_t *ord = malloc (l * sizeof *ord);
     if (!ord) {
@@ -696,38 +792,53 @@ rt_embedder_lsa_fit (const char *const *texts, size_t n, const rt_lsa_opts_t *op
     double top = l > 0 && ev[ord[0]] > 0 ? ev[ord[0]] : 0;
     size_t kk = (size_t) o.dim < l ? (size_t) o.dim : l;
     uint32_t rank = 0;
-    double *vcol = malloc (m * sizeof *vcol), *wt = malloc (l * sizeof *wt);
-    if (!vcol || !wt) {
-        free (vcol);
-        free (wt);
-        free (ord);
-        rc = RT_E_NOMEM;
-        goto cleanup;
-    }
+    /* rank: components with a meaningful eigenvalue */
     for (size_t c = 0; c < kk; c++) {
         double lam = ev[ord[c]];
         if (!(lam > 1e-12 * top) || top == 0)
             break;
-        double inv = 1.0 / sqrt (lam);
-        for (size_t a = 0; a < l; a++)
-            wt[a] = W[a * l + ord[c]];
-        double best = 0;
-        for (size_t r = 0; r < m; r++) {
-            const double *zr = Z + r * l;
-            double s = 0;
-            for (size_t a = 0; a < l; a++)
-                s += zr[a] * wt[a];
-            vcol[r] = s * inv;
-            if (fabs (vcol[r]) > fabs (best))
-                best = vcol[r];
-        }
-        double sign = best < 0 ? -1.0 : 1.0; /* largest component positive */
-        for (size_t r = 0; r < m; r++)
-            e->proj[r * (size_t) o.dim + c] = (float) (sign * vcol[r]);
         rank++;
     }
-    free (wt);
-    free (vcol);
+    /* V = Z W_r diag(1/sqrt(lambda)) computed row by row as axpy updates
+     * (vectorisable without reassociation); then each column's sign is
+     * fixed so its largest-magnitude component is positive. */
+    double *Mw = calloc (l * (rank ? rank : 1), sizeof *Mw), *acc = malloc ((rank ? rank : 1) * sizeof *acc);
+    double *best = calloc (rank ? rank : 1, sizeof *best);
+    if (!Mw || !acc || !best) {
+        free (Mw);
+        free (acc);
+        free (best);
+        free (ord);
+        rc = RT_E_NOMEM;
+        goto cleanup;
+    }
+    for (size_t a = 0; a < l; a++)
+        for (size_t c = 0; c < rank; c++)
+            Mw[a * rank + c] = W[a * l + ord[c]] / sqrt (ev[ord[c]]);
+    for (size_t r = 0; r < m; r++) {
+        const double *zr = Z + r * l;
+        memset (acc, 0, rank * sizeof *acc);
+        for (size_t a = 0; a < l; a++) {
+            const double za = zr[a], *mr = Mw + a * rank;
+            if (za == 0)
+                continue;
+            for (size_t c = 0; c < rank; c++)
+                acc[c] += za * mr[c];
+        }
+        float *pr = e->proj + r * (size_t) o.dim;
+        for (size_t c = 0; c < rank; c++) {
+            pr[c] = (float) acc[c];
+            if (fabs (acc[c]) > fabs (best[c]))
+                best[c] = acc[c];
+        }
+    }
+    for (size_t c = 0; c < rank; c++)
+        if (best[c] < 0)
+            for (size_t r = 0; r < m; r++)
+                e->proj[r * (size_t) o.dim + c] = -e->proj[r * (size_t) o.dim + c];
+    free (Mw);
+    free (acc);
+    free (best);
     free (ord);
     e->rank = rank;
     if (rank == 0) {

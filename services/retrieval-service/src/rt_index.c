@@ -23,8 +23,11 @@
  * reconstruct) and a BM25 list (FTS5 MATCH of the query's terms OR-ed,
  * bm25 weights title 2, text 1, ids 1), each ordered by score then doc_id and
  * cut to a fusion depth of max(5k, 50); hybrid fuses them with reciprocal
- * rank 1/(rrf_k + rank). Final order: score desc, then doc_id ascending, so
- * results are a pure function of (index, query).
+ * rank 1/(rrf_k + rank). Node ids written verbatim in the query
+ * ("job::J-FIN-DAILY") that name a document form a third list and are
+ * returned first (an explicit reference beats similarity). Final order:
+ * explicit references, then score desc, then doc_id ascending, so results
+ * are a pure function of (index, query).
  */
 #include "rt_internal.h"
 
@@ -549,7 +552,7 @@ struct _rt_index_t {
     sqlite3_int64 ndocs;
     char **doc_ids;   /* doc_ids[id - 1], for tie-breaks without a query */
     unsigned char *corpus_of; /* corpus index per id - 1 */
-    sqlite3_stmt *st_doc, *st_fts, *st_cand;
+    sqlite3_stmt *st_doc, *st_fts, *st_cand, *st_byid;
 };
 
 static int
@@ -714,6 +717,8 @@ rt_index_open (const char *dir, const rt_config_t *cfg_in)
                                "WHERE e.entity_id IN (SELECT value FROM json_each(?1)) "
                                "AND (?2 = '' OR d.corpus = ?2) ORDER BY e.id LIMIT ?3",
                                -1, &self->st_cand, NULL)
+               != SQLITE_OK
+        || sqlite3_prepare_v2 (self->db, "SELECT id, corpus FROM docs WHERE doc_id = ?1", -1, &self->st_byid, NULL)
                != SQLITE_OK) {
         rt__fail (RT_E_DB, "%s: %s", dir, sqlite3_errmsg (self->db));
         goto fail;
@@ -735,6 +740,7 @@ rt_index_destroy (rt_index_t **self_p)
     sqlite3_finalize (self->st_doc);
     sqlite3_finalize (self->st_fts);
     sqlite3_finalize (self->st_cand);
+    sqlite3_finalize (self->st_byid);
     sqlite3_close_v2 (self->db);
     for (int c = 0; c < 3; c++)
         vs_destroy (&self->vix[c]);
@@ -815,6 +821,7 @@ typedef struct {
     int64_t id;
     int vrank, krank;
     double vscore, bm25, fused;
+    int idrank;
 } s_cand_t;
 
 static _Thread_local const rt_index_t *s_sort_ix; /* qsort comparator context */
@@ -834,10 +841,15 @@ s_scored_cmp (const void *pa, const void *pb)
     return s_by_id_tiebreak (s_sort_ix, a->id, b->id);
 }
 
+/* Explicit node-id references first (in query order), then by score. */
 static int
 s_cand_cmp (const void *pa, const void *pb)
 {
     const s_cand_t *a = pa, *b = pb;
+    if ((a->idrank > 0) != (b->idrank > 0))
+        return a->idrank > 0 ? -1 : 1;
+    if (a->idrank != b->idrank)
+        return a->idrank < b->idrank ? -1 : 1;
     if (a->fused != b->fused)
         return a->fused > b->fused ? -1 : 1;
     return s_by_id_tiebreak (s_sort_ix, a->id, b->id);
@@ -889,6 +901,49 @@ s_fts_query (const char *q, buf_t *out)
     return rc;
 }
 
+/* Node ids written verbatim in the query ("why did job::J-FIN-DAILY fail")
+ * that name a document of the searched corpora, in order of appearance,
+ * respecting the entity filter. They form a third ranked list: an explicit
+ * reference beats any similarity. */
+static int
+s_id_list (rt_index_t *self, const char *q, const char *corpus, const int64_t *cands, size_t ncands,
+           bool filtered, s_scored_t *out, size_t max, size_t *n)
+{
+    *n = 0;
+    const char *p = q;
+    while ((p = strstr (p, "::")) != NULL && *n < max) {
+        const char *a = p, *b = p + 2;
+        while (a > q && ((*(a - 1) >= 'a' && *(a - 1) <= 'z')))
+            a--;
+        while (*b && *b != ' ' && *b != '\t' && *b != '\n' && *b != ',' && *b != ';' && *b != '"'
+               && *b != '\'' && *b != ')' && *b != '(' && *b != '[' && *b != ']')
+            b++;
+        while (b > p + 2 && (*(b - 1) == '.' || *(b - 1) == ':' || *(b - 1) == '?' || *(b - 1) == '!'))
+            b--;
+        p += 2;
+        if (a == p - 2 || b == p || b - a > 400)
+            continue;
+        sqlite3_stmt *st = self->st_byid;
+        sqlite3_reset (st);
+        sqlite3_bind_text (st, 1, a, (int) (b - a), SQLITE_STATIC);
+        if (sqlite3_step (st) == SQLITE_ROW) {
+            int64_t id = sqlite3_column_int64 (st, 0);
+            const char *c = (const char *) sqlite3_column_text (st, 1);
+            bool ok = (!*corpus || (c && strcmp (c, corpus) == 0))
+                      && (!filtered || bsearch (&id, cands, ncands, sizeof *cands, s_i64_cmp));
+            for (size_t i = 0; ok && i < *n; i++)
+                if (out[i].id == id)
+                    ok = false;
+            if (ok) {
+                out[*n] = (s_scored_t){id, 1.0};
+                (*n)++;
+            }
+        }
+        sqlite3_reset (st);
+    }
+    return RT_OK;
+}
+
 static int
 s_load_hit_doc (rt_index_t *self, int64_t id, rt_docset_t *docs)
 {
@@ -936,8 +991,8 @@ rt_index_search (rt_index_t *self, const rt_query_t *q, rt_result_t **out)
     int64_t *cands = NULL;
     size_t ncands = 0;
     bool filtered = q->n_entity_ids > 0;
-    s_scored_t *vlist = NULL, *klist = NULL;
-    size_t nv = 0, nk = 0;
+    s_scored_t *vlist = NULL, *klist = NULL, idlist[16];
+    size_t nv = 0, nk = 0, ni = 0;
     float *qv = NULL, *rv = NULL;
     s_cand_t *all = NULL;
     buf_t *fq = NULL;
@@ -1108,24 +1163,36 @@ rt_index_search (rt_index_t *self, const rt_query_t *q, rt_result_t **out)
         }
     }
 
+    /* explicit node ids in the query */
+    if (q->mode != RT_MODE_VECTOR)
+        s_id_list (self, q->query, corpus, cands, ncands, filtered, idlist, 16, &ni);
+
 assemble:
     /* fuse */
-    all = malloc ((nv + nk + 1) * sizeof *all);
+    all = malloc ((nv + nk + ni + 1) * sizeof *all);
     if (!all) {
         rc = rt__fail (RT_E_NOMEM, "out of memory");
         goto done;
     }
     size_t na = 0;
     for (size_t i = 0; i < nv; i++)
-        all[na++] = (s_cand_t){vlist[i].id, (int) i + 1, 0, vlist[i].score, 0, 0};
+        all[na++] = (s_cand_t){vlist[i].id, (int) i + 1, 0, vlist[i].score, 0, 0, 0};
     for (size_t i = 0; i < nk; i++) {
         size_t j = 0;
         while (j < na && all[j].id != klist[i].id)
             j++;
         if (j == na)
-            all[na++] = (s_cand_t){klist[i].id, 0, 0, 0, 0, 0};
+            all[na++] = (s_cand_t){klist[i].id, 0, 0, 0, 0, 0, 0};
         all[j].krank = (int) i + 1;
         all[j].bm25 = -klist[i].score;
+    }
+    for (size_t i = 0; i < ni; i++) {
+        size_t j = 0;
+        while (j < na && all[j].id != idlist[i].id)
+            j++;
+        if (j == na)
+            all[na++] = (s_cand_t){idlist[i].id, 0, 0, 0, 0, 0, 0};
+        all[j].idrank = (int) i + 1;
     }
     for (size_t i = 0; i < na; i++) {
         s_cand_t *c = &all[i];
@@ -1135,7 +1202,8 @@ assemble:
             c->fused = -c->bm25;
         else
             c->fused = (c->vrank ? 1.0 / (double) (self->rrf_k + c->vrank) : 0.0)
-                       + (c->krank ? 1.0 / (double) (self->rrf_k + c->krank) : 0.0);
+                       + (c->krank ? 1.0 / (double) (self->rrf_k + c->krank) : 0.0)
+                       + (c->idrank ? 1.0 / (double) (self->rrf_k + c->idrank) : 0.0);
     }
     s_sort_ix = self;
     qsort (all, na, sizeof *all, s_cand_cmp);

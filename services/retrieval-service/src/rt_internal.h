@@ -55,6 +55,10 @@ int rt__write_file (const char *path, const void *data, size_t len);
 /* Reads a whole file into a malloc'd NUL-terminated buffer (cap bytes max). */
 int rt__read_file (const char *path, size_t cap, char **out, size_t *len_out);
 
+/* Symmetric eigen-decomposition (rt_embed.c): A (n x n, row-major) is
+ * replaced by the eigenvectors as columns, eigenvalues to w. 0 or -1. */
+int rt__symeig (double *A, int n, double *w);
+
 /* Embedded corpus files (copilot_embed). */
 typedef struct { const char *name; const char *data; size_t size; } rt_corpus_file_t;
 extern const rt_corpus_file_t rt_corpus_files[];

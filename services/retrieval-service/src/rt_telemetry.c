@@ -474,8 +474,6 @@ s_run_doc (s_ctx_t *cx, sqlite3_stmt *st)
                *status = s_col (st, 3), *start = s_col (st, 4);
     s_line (cx, "Job Run", id);
     buf_printf (cx->text, "Job ID: %s\n", job);
-    if (*jname)
-        s_line (cx, "Job", jname);
     s_line (cx, "Status", status);
     s_line (cx, "Started", start);
     if (!s_null (st, 5))

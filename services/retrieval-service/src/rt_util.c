@@ -466,8 +466,8 @@ rt_config_defaults (rt_config_t *out)
     out->rrf_k = 60;
     out->threads = 1;
     out->lsa.dim = 256;
-    out->lsa.max_features = 32768;
-    out->lsa.min_df = 2;
+    out->lsa.max_features = 65536;
+    out->lsa.min_df = 1;
     out->lsa.fit_sample = 20000;
     out->lsa.power_iters = 3;
     out->lsa.seed = 42;
