@@ -127,6 +127,7 @@ struct _gw_app_t {
     int64_t health_ms;
     size_t sse_ring;
     call_t *calls;
+    uv_timer_t *drain_timer;
     int port;
     metric_t *m_inflight;
 };
@@ -1369,15 +1370,41 @@ s_on_request (gw_req_t *req, void *arg)
 /* ---- lifecycle -------------------------------------------------------------------- */
 
 static void
+s_drain_timer_closed (uv_handle_t *h)
+{
+    free (h);
+}
+
+/* The svc drain waits for holds; this one is released once no connection is
+ * handling a request or writing a response (pipelined 503s included). */
+static void
+s_drain_check (uv_timer_t *t)
+{
+    gw_app_t *app = t->data;
+    if (!app->closed && app->http && gw_server_busy (app->http) > 0)
+        return;
+    uv_timer_stop (t);
+    uv_close ((uv_handle_t *) t, s_drain_timer_closed);
+    app->drain_timer = NULL;
+    svc_release (app->svc);
+}
+
+static void
 s_on_stop (svc_t *svc, void *arg)
 {
-    (void) svc;
     gw_app_t *app = arg;
     app->draining = true;
     log_info ("gateway.drain", "draining: listener closed, %d request(s) in flight",
               gw_server_inflight (app->http));
     gw_server_drain (app->http);
     gw_sse_destroy (&app->sse);   /* ends every event stream */
+    app->drain_timer = malloc (sizeof *app->drain_timer);
+    if (app->drain_timer) {
+        svc_hold (svc);
+        uv_timer_init (app->loop, app->drain_timer);
+        app->drain_timer->data = app;
+        uv_timer_start (app->drain_timer, s_drain_check, 5, 5);
+    }
 }
 
 void
@@ -1386,6 +1413,12 @@ gw_app_close (gw_app_t *self)
     if (!self || self->closed)
         return;
     self->draining = true;
+    if (self->drain_timer) {
+        /* Drain grace period over: stop waiting (the svc is closing). */
+        uv_timer_stop (self->drain_timer);
+        uv_close ((uv_handle_t *) self->drain_timer, s_drain_timer_closed);
+        self->drain_timer = NULL;
+    }
     gw_sse_destroy (&self->sse);
     gw_server_destroy (&self->http);   /* aborts what is left: calls get detached */
     self->closed = true;

@@ -256,9 +256,24 @@ int
 gw_auth_bootstrap (gw_auth_t *self, const char *dir, bool *created, char *err, size_t err_size)
 {
     *created = false;
-    if (mkdir (dir, 0700) != 0 && errno != EEXIST) {
-        snprintf (err, err_size, "cannot create %s: %s", dir, strerror (errno));
-        return GW_AUTH_E_IO;
+    /* mkdir -p, each new level 0700. */
+    char path[4096];
+    if (str_copy (path, sizeof path, dir) != 0) {
+        snprintf (err, err_size, "auth directory path too long");
+        return GW_AUTH_E_INVALID;
+    }
+    for (char *p = path + 1;; p++) {
+        if (*p == '/' || *p == '\0') {
+            char saved = *p;
+            *p = '\0';
+            if (mkdir (path, 0700) != 0 && errno != EEXIST) {
+                snprintf (err, err_size, "cannot create %s: %s", path, strerror (errno));
+                return GW_AUTH_E_IO;
+            }
+            *p = saved;
+            if (!saved)
+                break;
+        }
     }
     char tokens[4096], admin_p[4096], viewer_p[4096];
     if (str_fmt (tokens, sizeof tokens, "%s/tokens", dir) || str_fmt (admin_p, sizeof admin_p,

@@ -47,7 +47,7 @@ gw_role_t gw_auth_check_token (const gw_auth_t *self, const char *token);
  * in *len, or NULL when the header is not a bearer credential. */
 const char *gw_auth_bearer (const char *header, size_t *len);
 
-/* Local default tokens in `dir` (created with mode 0700 if missing). When
+/* Local default tokens in `dir` (created with its parents, mode 0700). When
  * <dir>/tokens exists it is loaded; otherwise fresh random admin and viewer
  * tokens are generated, their hashes written to <dir>/tokens and the tokens
  * to <dir>/admin.token and <dir>/viewer.token (0600), and *created is set.

@@ -670,7 +670,9 @@ s_on_write (uv_write_t *w, int status)
         s_conn_close (c);
         return;
     }
-    if (c->close_after || c->server->draining) {
+    /* While draining, pipelined requests already received are still
+     * answered (503 + close, see s_dispatch); otherwise the connection ends. */
+    if (c->close_after || (c->server->draining && !c->pending)) {
         s_conn_finish (c);
         return;
     }
@@ -1170,6 +1172,16 @@ gw_server_inflight (const gw_server_t *self)
     return self ? self->inflight : 0;
 }
 
+int
+gw_server_busy (const gw_server_t *self)
+{
+    int n = 0;
+    for (const gw_conn_t *c = self ? self->conns : NULL; c; c = c->next)
+        if (c->state == C_HANDLING || c->state == C_WRITING)
+            n++;
+    return n;
+}
+
 void
 gw_server_destroy (gw_server_t **self_p)
 {
@@ -1307,7 +1319,9 @@ gw_respond (gw_req_t *req, int status, const char *content_type, const char *ext
     if (c->state != C_HANDLING || !c->server)
         return -1;
     s_log_done (req, status);
-    if (c->server->draining)
+    /* Draining: the last response on a connection says close; a pipelined
+     * request already received is still answered (503) after this one. */
+    if (c->server->draining && !c->pending)
         c->close_after = true;
     return s_write_response (c, status, content_type, extra_headers, body, len, !req->head,
                              req->id);

@@ -81,6 +81,9 @@ void gw_server_close_streams (gw_server_t *self);
 /* Number of open connections / unfinished requests. */
 int gw_server_connections (const gw_server_t *self);
 int gw_server_inflight (const gw_server_t *self);
+/* Connections with a request being handled or a response being written
+ * (what a drain waits for). */
+int gw_server_busy (const gw_server_t *self);
 
 /* ---- request accessors (valid until the request is finished/aborted) ---- */
 

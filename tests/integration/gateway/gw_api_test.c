@@ -2,6 +2,7 @@
  *
  *   gw_api_test <gateway> <gw-stall backend> <fixture db>
  *               [report-service|-] [graph-service|-] [prompt-builder|-] [retrieval-router|-]
+ *               [llm-gateway|-]
  *
  * Two gateways run in one temp dir (COPILOT_RUN_DIR / COPILOT_DATA_DIR):
  *   G   wired to the real daemons given on the command line ("-" = not built
@@ -137,6 +138,9 @@ s_wait_line (proc_t *p, const char *prefix, char *out, size_t size, int timeout_
     }
 }
 
+/* Waits for the process to exit (after a signal sent by the caller). */
+static int s_reap (proc_t *p, int timeout_ms);
+
 /* SIGTERM and wait; returns the exit code, or -1 when it had to be killed. */
 static int
 s_stop (proc_t *p, int timeout_ms)
@@ -144,6 +148,14 @@ s_stop (proc_t *p, int timeout_ms)
     if (p->pid <= 0)
         return 0;
     kill (p->pid, SIGTERM);
+    return s_reap (p, timeout_ms);
+}
+
+static int
+s_reap (proc_t *p, int timeout_ms)
+{
+    if (p->pid <= 0)
+        return 0;
     int64_t end = clock_mono_ms () + timeout_ms;
     int st = 0;
     for (;;) {
@@ -841,6 +853,10 @@ t_max_connections (int max)
 /* ---- SSE ---------------------------------------------------------------------- */
 
 typedef struct {
+    bool report, graph, prompt, search, llm;
+} have_t;
+
+typedef struct {
     char id[128];
     char type[32];
     char data[4096];
@@ -940,7 +956,7 @@ s_publish_alert (pubsub_pub_t *pub, const char *alert_id)
 }
 
 static void
-t_sse (pubsub_pub_t *pub, bool commentary_backend_down)
+t_sse (pubsub_pub_t *pub, have_t h)
 {
     resp_t r;
     conn_t *s1 = s_sse_open (NULL, NULL, &r);
@@ -1017,10 +1033,21 @@ t_sse (pubsub_pub_t *pub, bool commentary_backend_down)
     c_close (&s5);
     /* A commentary id not in the ring asks the prompt-builder; when it is
      * down the stream says so and replays the ring. */
-    if (commentary_backend_down) {
+    if (!h.prompt) {
         conn_t *s6 = s_sse_open ("commentary:1", NULL, &r);
         CHECK (s_sse_until (s6, ": commentary replay unavailable", 4000), "replay fallback note: %s", s6->buf);
         CHECK (s_sse_until (s6, "resume-5", 2000), "fallback replays the ring");
+        c_close (&s6);
+    } else {
+        /* Real Commentary RPC: the stream is held during the replay, then
+         * goes live; the ring is not replayed. */
+        conn_t *s6 = s_sse_open ("commentary:0", NULL, &r);
+        CHECK (r.status == 200, "commentary resume status %d", r.status);
+        clock_sleep_ms (300);
+        s_publish_alert (pub, "resume-6");
+        CHECK (s_sse_until (s6, "resume-6", 3000), "live after commentary replay: %s", s6->buf);
+        CHECK (!strstr (s6->buf, "replay unavailable") && !strstr (s6->buf, "resume-5"),
+               "replayed from history, not the ring: %s", s6->buf);
         c_close (&s6);
     }
     /* Malformed Last-Event-ID. */
@@ -1031,10 +1058,6 @@ t_sse (pubsub_pub_t *pub, bool commentary_backend_down)
 }
 
 /* ---- backends ------------------------------------------------------------------------- */
-
-typedef struct {
-    bool report, graph, prompt, search;
-} have_t;
 
 static void
 s_expect_down (const char *path, const char *method, const char *body, const char *backend)
@@ -1137,6 +1160,66 @@ t_backends (have_t h)
     if (!h.prompt) {
         s_expect_down ("/api/v1/explain", "POST", "{\"question\":\"why?\"}", "prompt-builder");
         s_expect_down ("/api/v1/commentary", "GET", NULL, "prompt-builder");
+    } else {
+        s_req ("GET", "/api/v1/commentary?limit=5", s_auth_viewer, NULL, &r);
+        json_t *j = json_loads (r.body, 0, NULL);
+        CHECK (r.status == 200 && json_is_array (json_object_get (j, "items"))
+                   && json_is_integer (json_object_get (j, "last_seq")),
+               "commentary: %d %s", r.status, r.body);
+        json_decref (j);
+        r_free (&r);
+        if (!h.report) {
+            /* The prompt-builder's own UNAVAILABLE travels through: 503,
+             * message names both daemons. */
+            char hd[400];
+            snprintf (hd, sizeof hd, "%sContent-Type: application/json\r\n", s_auth_viewer);
+            s_req ("POST", "/api/v1/explain", hd,
+                   "{\"report_id\":\"cost_by_job\",\"question\":\"why did cost go up?\"}", &r);
+            s_expect_error ("explain without report-service", 503, "unavailable", &r);
+            CHECK (r.body && strstr (r.body, "prompt-builder: ") && strstr (r.body, "report-service"),
+                   "explain 503 names the chain: %s", r.body);
+            r_free (&r);
+        }
+    }
+    if (h.prompt && h.report && h.llm) {
+        /* Full chip flow: run a report, click its first chip, get an answer. */
+        s_req ("GET", "/api/v1/reports", s_auth_viewer, NULL, &r);
+        json_t *j = json_loads (r.body, 0, NULL);
+        json_t *reps = json_object_get (j, "reports");
+        const char *rid = NULL;
+        for (size_t i = 0; i < json_array_size (reps) && !rid; i++)
+            if (!strcmp (json_string_value (json_object_get (json_array_get (reps, i), "status")), "available"))
+                rid = json_string_value (json_object_get (json_array_get (reps, i), "id"));
+        char path[256];
+        snprintf (path, sizeof path, "/api/v1/reports/%s", rid ? rid : "none");
+        resp_t rr;
+        s_req ("GET", path, s_auth_viewer, NULL, &rr);
+        json_t *jr = json_loads (rr.body, 0, NULL);
+        json_t *sel = json_array_get (json_object_get (jr, "selections"), 0);
+        json_t *chip = json_array_get (json_object_get (sel, "chips"), 0);
+        CHECK (sel && chip, "report %s has a selection with a chip", rid ? rid : "?");
+        if (sel && chip) {
+            json_t *body = json_pack ("{s:s, s:O, s:O, s:O}", "report_id", rid, "entity_type",
+                                      json_object_get (sel, "entity_type"), "entity_id",
+                                      json_object_get (sel, "entity_id"), "chip_id", json_object_get (chip, "id"));
+            char *txt = json_dumps (body, JSON_COMPACT);
+            char hd[400];
+            snprintf (hd, sizeof hd, "%sContent-Type: application/json\r\n", s_auth_viewer);
+            resp_t re;
+            s_req ("POST", "/api/v1/explain", hd, txt, &re);
+            json_t *je = json_loads (re.body, 0, NULL);
+            const char *ans = json_string_value (json_object_get (je, "answer_markdown"));
+            CHECK (re.status == 200 && ans && ans[0] && json_is_array (json_object_get (je, "sources")),
+                   "explain chip: %d %.300s", re.status, re.body);
+            json_decref (je);
+            r_free (&re);
+            free (txt);
+            json_decref (body);
+        }
+        json_decref (jr);
+        r_free (&rr);
+        json_decref (j);
+        r_free (&r);
     }
     if (!h.search)
         s_expect_down ("/api/v1/search?q=cost", "GET", NULL, "retrieval-router");
@@ -1186,6 +1269,39 @@ t_deadlines (void)
            "readyz G2: %d %s", r.status, r.body);
     r_free (&r);
     s_alive ("deadlines");
+}
+
+/* SIGTERM with a request in flight and another pipelined behind it: the
+ * first still gets its answer (504 at its deadline, inside the drain grace
+ * period), the second 503 + Connection: close, new connections are refused,
+ * and the process exits 0. */
+static void
+t_drain (proc_t *gw)
+{
+    conn_t *c = c_open (s_port);
+    char req[1024];
+    snprintf (req, sizeof req,
+              "GET /api/v1/reports HTTP/1.1\r\nHost: t\r\n%s\r\nGET /readyz HTTP/1.1\r\nHost: t\r\n\r\n",
+              s_auth_viewer);
+    c_send (c, req, strlen (req));
+    clock_sleep_ms (100);
+    kill (gw->pid, SIGTERM);
+    resp_t r;
+    CHECK (c_read (c, &r, false, 3000) == 0 && r.status == 504, "in-flight request answered while draining: %d",
+           r.status);
+    r_free (&r);
+    CHECK (c_read (c, &r, false, 3000) == 0, "pipelined request answered while draining");
+    s_expect_error ("pipelined while draining", 503, "unavailable", &r);
+    char v[32];
+    CHECK (r_header (&r, "Connection", v, sizeof v) && strcmp (v, "close") == 0, "503 closes");
+    r_free (&r);
+    CHECK (c_closed (c, 3000), "connection closed after drain");
+    c_close (&c);
+    conn_t *late = c_open (s_port);
+    CHECK (!late || c_closed (late, 2000), "listener closed while draining");
+    c_close (&late);
+    int rc = s_reap (gw, 5000);   /* no second signal: that one exits at once */
+    CHECK (rc == 0, "drained gateway exit code %d", rc);
 }
 
 /* ---- main ---------------------------------------------------------------------------- */
@@ -1268,13 +1384,14 @@ main (int argc, char **argv)
 {
     if (argc < 4 || !s_exists (argv[1]) || !s_exists (argv[2])) {
         fprintf (stderr, "usage: gw_api_test <gateway> <gw-stall> <fixture db> [report-service|-] "
-                         "[graph-service|-] [prompt-builder|-] [retrieval-router|-]\n");
+                         "[graph-service|-] [prompt-builder|-] [retrieval-router|-] [llm-gateway|-]\n");
         return 77;
     }
     const char *fixture = argv[3];
-    const char *bins[4] = { argc > 4 ? argv[4] : "-", argc > 5 ? argv[5] : "-", argc > 6 ? argv[6] : "-",
-                            argc > 7 ? argv[7] : "-" };
-    const char *names[4] = { "report-service", "graph-service", "prompt-builder", "retrieval-router" };
+    const char *bins[5] = { argc > 4 ? argv[4] : "-", argc > 5 ? argv[5] : "-", argc > 6 ? argv[6] : "-",
+                            argc > 7 ? argv[7] : "-", argc > 8 ? argv[8] : "-" };
+    const char *names[5] = { "report-service", "graph-service", "prompt-builder", "retrieval-router",
+                             "llm-gateway" };
     signal (SIGPIPE, SIG_IGN);
     str_copy (s_tmp, sizeof s_tmp, "/tmp/gw_api_XXXXXX");
     if (!mkdtemp (s_tmp))
@@ -1315,19 +1432,26 @@ main (int argc, char **argv)
     pubsub_pub_t *pub = pubsub_pub_new (zctx, ep, "gw-test");
     CHECK (pub != NULL, "bind bus endpoint %s", ep);
 
-    proc_t daemons[4], stall, g, g2;
+    proc_t daemons[5], stall, g, g2;
     memset (daemons, 0, sizeof daemons);
     memset (&stall, 0, sizeof stall);
     memset (&g, 0, sizeof g);
     memset (&g2, 0, sizeof g2);
-    have_t have = { false, false, false, false };
-    bool *hv[4] = { &have.report, &have.graph, &have.prompt, &have.search };
-    for (int i = 0; i < 4; i++) {
+    have_t have = { false, false, false, false, false };
+    printf ("backends available:");
+    for (int i = 0; i < 5; i++)
+        printf (" %s=%s", names[i], s_exists (bins[i]) ? "yes" : "no");
+    printf ("\n");
+    bool *hv[5] = { &have.report, &have.graph, &have.prompt, &have.search, &have.llm };
+    for (int i = 0; i < 5; i++) {
         if (!s_exists (bins[i]) || !have_db)
             continue;
         char set_db[700];
         snprintf (set_db, sizeof set_db, "db.path=%s", db);
-        char *av[] = { (char *) bins[i], "--set", set_db, NULL };
+        /* Short inter-daemon timeouts keep the "backend missing" paths fast. */
+        char *av[] = { (char *) bins[i], "--set", set_db, "--set", "prompt_builder.report_timeout_ms=500",
+                       "--set", "prompt_builder.graph_timeout_ms=500", "--set",
+                       "prompt_builder.retrieval_timeout_ms=500", NULL };
         if (s_spawn (&daemons[i], names[i], av) == 0) {
             char line[256];
             *hv[i] = s_wait_line (&daemons[i], "READY ", line, sizeof line, 20000) == 0;
@@ -1363,7 +1487,7 @@ main (int argc, char **argv)
     t_limits ();
     t_keepalive ();
     t_max_connections (24);
-    t_sse (pub, !have.prompt);
+    t_sse (pub, have);
     t_backends (have);
 
     /* G2: backends that stall or never run; it reuses the tokens (second
@@ -1382,11 +1506,14 @@ main (int argc, char **argv)
     CHECK (strstr (g2.out, "LOCAL-TOKEN file=") && !strstr (g2.out, s_admin), "token not printed twice");
     s_port = port2;
     t_deadlines ();
+    bool g2_clean = s_log_clean (&g2);
+    t_drain (&g2);
+    CHECK (g2_clean && s_log_clean (&g2), "gateway2 sanitizer log");
     s_port = port;
     s_alive ("everything");
 
 out:;
-    proc_t *all[] = { &g, &g2, &stall, &daemons[0], &daemons[1], &daemons[2], &daemons[3] };
+    proc_t *all[] = { &g, &g2, &stall, &daemons[0], &daemons[1], &daemons[2], &daemons[3], &daemons[4] };
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         if (all[i]->pid <= 0)
             continue;
