@@ -445,13 +445,25 @@ rs_build_selections (const rs_registry_t *reg, const rs_report_t *rep, const rs_
         buf_reset (b);
         rs_format_value (&v, "", b, NULL, 0);
         char *ename = rs_arena_strndup (arena, buf_data (b), buf_len (b));
+        const char *etype = rep->entity_type;
+        if (rep->entity_type_expr) {
+            if (rs_expr_eval (rep->entity_type_expr, &sc, arena, &v, err, errsz) != 0)
+                goto done;
+            buf_reset (b);
+            rs_format_value (&v, "", b, NULL, 0);
+            etype = rs_arena_strndup (arena, buf_data (b), buf_len (b));
+            if (!etype) {
+                snprintf (err, errsz, "out of memory");
+                goto done;
+            }
+        }
         buf_reset (b);
         if (!eid || !ename || rs_text_render (&rep->sel_label, &sc, arena, b, err, errsz) != 0) {
             if (!err[0])
                 snprintf (err, errsz, "selection label too long");
             goto done;
         }
-        json_object_set_new (sel, "entity_type", json_string (rep->entity_type));
+        json_object_set_new (sel, "entity_type", json_string (etype));
         json_object_set_new (sel, "entity_id", json_string (eid));
         json_object_set_new (sel, "entity_name", json_string (ename));
         json_object_set_new (sel, "label", json_string (buf_data (b)));
@@ -464,7 +476,7 @@ rs_build_selections (const rs_registry_t *reg, const rs_report_t *rep, const rs_
         }
         json_t *chips = json_array ();
         json_object_set_new (sel, "chips", chips);
-        if (rs_build_chips (reg, rep, rep->entity_type, eid, ename, json_string_value (json_object_get (sel, "label")),
+        if (rs_build_chips (reg, rep, etype, eid, ename, json_string_value (json_object_get (sel, "label")),
                             payload, globals, arena, chips, err, errsz) != 0)
             goto done;
     }

@@ -151,7 +151,8 @@ typedef struct {
     rs_tspec_t *tables;
     int ntables;
     json_t *chart;           /* borrowed template */
-    const char *entity_type;
+    const char *entity_type;   /* fixed type, or NULL when entity_type_expr is used */
+    rs_expr_t *entity_type_expr;
     rs_expr_t *entity_id, *entity_name;
     rs_pick_t *picks;
     int npicks;

@@ -530,7 +530,10 @@ s_report (ld_t *ld, const char *dir, json_t *o, rs_report_t *r, int order)
 
     r->chart = json_object_get (o, "chart");
     json_t *ent = json_object_get (o, "entity");
-    r->entity_type = s_str (ld, ent, "type", true);
+    r->entity_type = s_str (ld, ent, "type", false);
+    r->entity_type_expr = s_expr_field (ld, ent, "type_expr", false);
+    if (!ld->failed && !r->entity_type == !r->entity_type_expr)
+        s_fail (ld, "entity needs exactly one of 'type' or 'type_expr'");
     r->entity_id = s_expr_field (ld, ent, "id", true);
     r->entity_name = s_expr_field (ld, ent, "name", true);
 

@@ -1,0 +1,34 @@
+-- warehouse_cost_by_query — each SQL warehouse's daily cost allocated to the
+-- queries of that day by duration share (query_cost = day_cost × duration /
+-- Σ durations of the day's queries on that warehouse), summed per (user,
+-- warehouse). Days with usage but no query are not attributable (see the
+-- measures). Ordered by allocated cost DESC.
+-- Parameters: :from, :to, :workspace.
+WITH wd AS (
+  SELECT u.parent_id AS warehouse_id, u.usage_date, SUM(u.total_cost) AS day_cost
+  FROM compute_usage u JOIN non_job_compute c ON c.compute_id = u.parent_id
+  WHERE u.parent_type = 'SQL_WAREHOUSE' AND u.usage_date BETWEEN :from AND :to
+    AND (:workspace IS NULL OR c.workspace_id = :workspace)
+  GROUP BY u.parent_id, u.usage_date
+),
+q AS (
+  SELECT q.query_id, q.parent_id AS warehouse_id, date(q.start_time) AS d, q.user_id,
+         COALESCE(q.duration_ms, 0) AS ms, q.error_message
+  FROM sql_query_history q WHERE date(q.start_time) BETWEEN :from AND :to
+),
+qd AS (SELECT warehouse_id, d, SUM(ms) AS tot FROM q GROUP BY warehouse_id, d),
+alloc AS (
+  SELECT q.*, wd.day_cost * q.ms / qd.tot AS cost
+  FROM q JOIN qd ON qd.warehouse_id = q.warehouse_id AND qd.d = q.d AND qd.tot > 0
+  JOIN wd ON wd.warehouse_id = q.warehouse_id AND wd.usage_date = q.d
+)
+SELECT a.user_id || '@' || a.warehouse_id AS allocation_id, a.user_id, COALESCE(ul.name, a.user_id) AS user_name,
+       ul.department, a.warehouse_id, c.compute_name AS warehouse_name,
+       COUNT(*) AS queries, SUM(a.error_message IS NOT NULL) AS failed_queries,
+       SUM(a.ms) / 1000.0 AS total_seconds, SUM(a.cost) AS allocated_cost_usd,
+       CAST(100.0 * SUM(a.cost) / NULLIF((SELECT SUM(day_cost) FROM wd), 0) AS REAL) AS pct_of_warehouse_cost,
+       (SELECT SUM(day_cost) FROM wd) AS warehouse_cost_total_usd
+FROM alloc a LEFT JOIN users_lookup ul ON ul.user_id = a.user_id
+LEFT JOIN non_job_compute c ON c.compute_id = a.warehouse_id
+GROUP BY a.user_id, a.warehouse_id
+ORDER BY allocated_cost_usd DESC, allocation_id
