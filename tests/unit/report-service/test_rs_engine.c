@@ -146,9 +146,18 @@ static void
 test_chip_determinism (void **state)
 {
     (void) state;
-    static const char *reports[] = {"job_cost", "compute_type_cost", "job_cost_pareto", "spot_risk_by_job",
-                                    "anomaly_detection"};
-    for (size_t k = 0; k < 5; k++) {
+    /* every available report of the registry */
+    rs_engine_t *le = s_engine ();
+    json_t *list = NULL;
+    assert_int_equal (rs_engine_list (le, &list), 0);
+    const char *reports[32];
+    size_t nrep = 0, li;
+    json_t *lr;
+    json_array_foreach (json_object_get (list, "reports"), li, lr)
+        if (strcmp (json_string_value (json_object_get (lr, "status")), "available") == 0 && nrep < 32)
+            reports[nrep++] = json_string_value (json_object_get (lr, "id"));
+    assert_true (nrep >= 12);
+    for (size_t k = 0; k < nrep; k++) {
         rs_engine_t *a = s_engine (), *b = s_engine ();
         json_t *ra = s_run (a, reports[k], NULL, 0), *rb = s_run (b, reports[k], NULL, 0);
         char *sa = json_dumps (json_object_get (ra, "selections"), JSON_COMPACT);
@@ -183,11 +192,26 @@ test_chip_determinism (void **state)
         free (sb);
         free (fa);
         free (fb);
+        /* every selection has chips, and every prompt starts with an anchor line */
+        json_array_foreach (json_object_get (ra, "selections"), i, s) {
+            json_t *chips = json_object_get (s, "chips");
+            assert_true (json_array_size (chips) >= 4);
+            size_t j;
+            json_t *c;
+            json_array_foreach (chips, j, c) {
+                const char *p = json_string_value (json_object_get (c, "prompt"));
+                const char *nl = strchr (p, '\n');
+                assert_non_null (nl);
+                assert_non_null (memchr (p, '=', (size_t) (nl - p)));
+            }
+        }
         json_decref (ra);
         json_decref (rb);
         rs_engine_destroy (&a);
         rs_engine_destroy (&b);
     }
+    json_decref (list);
+    rs_engine_destroy (&le);
 }
 
 static void
@@ -379,8 +403,10 @@ test_chart_specs (void **state)
     json_decref (res);
     /* no unresolved directive survives in any chart */
     static const char *reports[] = {"job_cost", "compute_type_cost", "job_cost_pareto", "spot_risk_by_job",
-                                    "anomaly_detection"};
-    for (int k = 0; k < 5; k++) {
+                                    "anomaly_detection", "reliability_scorecard", "failure_signatures",
+                                    "runtime_regression", "cost_efficiency", "eviction_cost", "tag_showback",
+                                    "warehouse_cost_by_query"};
+    for (int k = 0; k < 12; k++) {
         res = s_run (e, reports[k], NULL, 0);
         char *s = json_dumps (json_object_get (res, "chart_spec"), JSON_COMPACT);
         assert_null (strstr (s, "\"$data\""));

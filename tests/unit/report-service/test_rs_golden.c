@@ -1,5 +1,6 @@
-/* test_rs_golden.c — golden values of the five reference reports on the
- * reference fixture, computed INDEPENDENTLY of rs_engine.
+/* test_rs_golden.c — golden values of the five reference reports (and
+ * checks of the pillar reports) on the reference fixture, computed
+ * INDEPENDENTLY of rs_engine.
  *
  * For every report the test writes its own SQL from the documented formulas
  * (seed-copilot §2 + the documented fixes), runs it with the sqlite3 CLI
@@ -576,6 +577,253 @@ s_golden_anomaly (rs_engine_t *e)
     json_decref (gold);
 }
 
+
+/* ----------------------------------------------------------- pillar reports */
+static int
+s_cmp_double (const void *a, const void *b)
+{
+    double x = *(const double *) a, y = *(const double *) b;
+    return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/* nearest-rank percentile of a sorted array: value at rank ceil(p/100 * n) */
+static double
+s_rank (const double *v, size_t n, int p)
+{
+    size_t k = (n * (size_t) p + 99) / 100;
+    return n ? v[k - 1] : NAN;
+}
+
+static void
+s_golden_reliability (rs_engine_t *e)
+{
+    json_t *gold = s_sqlite ("SELECT job_id, COUNT(*) AS total_runs, SUM(run_status = 'SUCCESS') AS success_runs,"
+                             " SUM(run_status = 'FAILED') AS failed_runs, SUM(run_status = 'SKIPPED') AS skipped_runs,"
+                             " SUM(substr(job_run_id, -4, 2) = '-R' AND substr(job_run_id, -2) GLOB '[0-9][0-9]') AS retry_runs"
+                             " FROM job_runs GROUP BY job_id ORDER BY job_id");
+    json_t *durs = s_sqlite ("SELECT job_id, duration_ms FROM job_runs WHERE run_status = 'SUCCESS'"
+                             " AND duration_ms IS NOT NULL ORDER BY job_id, duration_ms");
+    json_t *res = s_run (e, "reliability_scorecard");
+    CHECK (gold && durs && res, "reliability golden");
+    if (!gold || !durs || !res)
+        return;
+    size_t i, k;
+    json_t *g, *d;
+    json_array_foreach (gold, i, g) {
+        const char *job = json_string_value (json_object_get (g, "job_id"));
+        double v[512];
+        size_t n = 0;
+        json_array_foreach (durs, k, d)
+            if (strcmp (json_string_value (json_object_get (d, "job_id")), job) == 0 && n < 512)
+                v[n++] = s_num (d, "duration_ms") / 60000.0;
+        double med = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
+        double sla = strcmp (job, "J-FIN-DAILY") == 0 ? 240.0 : 1.5 * med;   /* FIN-DAILY carries SLA-4hr */
+        long slow = 0;
+        for (size_t q = 0; q < n; q++)
+            slow += v[q] > sla;
+        json_object_set_new (g, "median_minutes", json_real (med));
+        json_object_set_new (g, "sla_minutes", json_real (sla));
+        json_object_set_new (g, "slow_runs", json_integer (slow));
+        json_object_set_new (g, "sla_breaches", json_integer (slow + (long) s_num (g, "failed_runs") + (long) s_num (g, "skipped_runs")));
+        json_object_set_new (g, "success_rate_pct", json_real (100.0 * s_num (g, "success_runs") / s_num (g, "total_runs")));
+    }
+    static const char *cols[] = {"total_runs", "success_runs", "failed_runs", "skipped_runs", "retry_runs", "median_minutes",
+                                 "sla_minutes", "slow_runs", "sla_breaches", "success_rate_pct", NULL};
+    s_compare ("reliability_scorecard", json_object_get (res, "rows"), gold, "job_id", cols);
+    json_decref (gold);
+    json_decref (durs);
+    json_decref (res);
+}
+
+static void
+s_golden_signatures (rs_engine_t *e)
+{
+    json_t *raw = s_sqlite ("SELECT r.error_summary AS msg, r.run_status AS st, r.job_id,"
+                            " (SELECT TOTAL(u.total_cost) FROM compute_usage u WHERE u.parent_id = r.job_run_id"
+                            "  AND u.parent_type = 'JOB_RUN') AS cost"
+                            " FROM job_runs r WHERE r.run_status IN ('FAILED','SKIPPED') AND r.error_summary IS NOT NULL");
+    json_t *res = s_run (e, "failure_signatures");
+    CHECK (raw && res, "signatures golden");
+    if (!raw || !res)
+        return;
+    json_t *gold = json_array ();
+    size_t i;
+    json_t *x;
+    json_array_foreach (raw, i, x) {
+        char sig[512];
+        snprintf (sig, sizeof sig, "%s", json_string_value (json_object_get (x, "msg")));
+        for (char *c = sig; *c; c++)
+            if (*c >= '0' && *c <= '9')
+                *c = '#';
+        json_t *row = s_find_row (gold, "signature", sig);
+        if (!row) {
+            row = json_pack ("{s:s, s:i, s:i, s:f}", "signature", sig, "occurrences", 0, "failed_runs", 0, "failed_cost_usd", 0.0);
+            json_array_append_new (gold, row);
+        }
+        json_object_set_new (row, "occurrences", json_integer ((json_int_t) s_num (row, "occurrences") + 1));
+        if (strcmp (json_string_value (json_object_get (x, "st")), "FAILED") == 0)
+            json_object_set_new (row, "failed_runs", json_integer ((json_int_t) s_num (row, "failed_runs") + 1));
+        json_object_set_new (row, "failed_cost_usd", json_real (s_num (row, "failed_cost_usd") + s_num (x, "cost")));
+    }
+    static const char *cols[] = {"occurrences", "failed_runs", "failed_cost_usd", NULL};
+    s_compare ("failure_signatures", json_object_get (res, "rows"), gold, "signature", cols);
+    json_t *ec2 = s_find_row (json_object_get (res, "rows"), "signature", "SpotInstanceTerminated: AWS EC# capacity insufficient");
+    CHECK (ec2 != NULL, "digits are masked in signatures");
+    json_decref (gold);
+    json_decref (raw);
+    json_decref (res);
+}
+
+static void
+s_golden_runtime (rs_engine_t *e)
+{
+    /* default window: from 2025-11-01 to 2025-12-15, recent = the last 14 days (after 2025-12-01) */
+    json_t *durs = s_sqlite ("SELECT job_id, date(start_time) AS d, duration_ms FROM job_runs WHERE run_status = 'SUCCESS'"
+                             " AND duration_ms IS NOT NULL ORDER BY job_id, duration_ms");
+    json_t *res = s_run (e, "runtime_regression");
+    CHECK (durs && res, "runtime golden");
+    if (!durs || !res)
+        return;
+    size_t i, k;
+    json_t *r, *d;
+    long drifting = 0;
+    json_array_foreach (json_object_get (res, "rows"), i, r) {
+        const char *job = json_string_value (json_object_get (r, "job_id"));
+        double base[512], rec[512];
+        size_t nb = 0, nr = 0;
+        json_array_foreach (durs, k, d) {
+            if (strcmp (json_string_value (json_object_get (d, "job_id")), job) != 0)
+                continue;
+            double m = s_num (d, "duration_ms") / 60000.0;
+            if (strcmp (json_string_value (json_object_get (d, "d")), "2025-12-01") > 0) {
+                if (nr < 512)
+                    rec[nr++] = m;
+            } else if (nb < 512)
+                base[nb++] = m;
+        }
+        qsort (base, nb, sizeof *base, s_cmp_double);
+        qsort (rec, nr, sizeof *rec, s_cmp_double);
+        CHECK (s_num (r, "baseline_runs") == (double) nb && s_num (r, "recent_runs") == (double) nr, "%s run counts", job);
+        if (nb && nr) {
+            double b50 = s_rank (base, nb, 50), r50 = s_rank (rec, nr, 50), b95 = s_rank (base, nb, 95), r95 = s_rank (rec, nr, 95);
+            CHECK (s_close (s_num (r, "baseline_p50_mins"), b50) && s_close (s_num (r, "recent_p50_mins"), r50), "%s p50", job);
+            CHECK (s_close (s_num (r, "baseline_p95_mins"), b95) && s_close (s_num (r, "recent_p95_mins"), r95), "%s p95", job);
+            bool drift = 100.0 * (r50 - b50) / b50 > 20 || 100.0 * (r95 - b95) / b95 > 20;
+            CHECK (s_num (r, "drift_flag") == (drift ? 1 : 0), "%s drift", job);
+            drifting += drift;
+        }
+    }
+    CHECK (drifting == 2, "drifting jobs %ld (ML-TRAINING and LEGACY-ETL expected)", drifting);
+    json_decref (durs);
+    json_decref (res);
+}
+
+static void
+s_golden_money_pillars (rs_engine_t *e)
+{
+    /* eviction_cost: savings and counterfactual per job, wasted attempts as in spot_risk_by_job */
+    json_t *gold = s_sqlite (
+        "SELECT r.job_id, TOTAL(u.total_cost * r.spot_ratio * 0.7 / 0.3) AS gross_spot_savings_usd,"
+        " TOTAL(CASE WHEN w.job_run_id IS NULL THEN u.total_cost * ((1 - r.spot_ratio) + r.spot_ratio / 0.3) ELSE 0 END)"
+        "   AS ondemand_counterfactual_usd,"
+        " TOTAL(CASE WHEN w.job_run_id IS NOT NULL THEN u.total_cost ELSE 0 END) AS eviction_cost_usd,"
+        " TOTAL(u.total_cost) AS cost_total_usd"
+        " FROM compute_usage u JOIN job_runs r ON r.job_run_id = u.parent_id"
+        " LEFT JOIN (SELECT r1.job_run_id FROM job_runs r1 JOIN compute_usage u1 ON u1.parent_id = r1.job_run_id"
+        "   WHERE r1.run_status = 'FAILED' AND EXISTS (SELECT 1 FROM job_runs r2 JOIN compute_usage u2 ON u2.parent_id = r2.job_run_id"
+        "   JOIN events e ON e.compute_usage_id = u2.compute_usage_id WHERE e.event_type = 'SPOT_EVICTION'"
+        "   AND r2.job_id = r1.job_id AND u2.usage_date = u1.usage_date AND r2.start_time <= r1.start_time)) w"
+        "   ON w.job_run_id = r.job_run_id"
+        " WHERE u.parent_type = 'JOB_RUN' GROUP BY r.job_id HAVING TOTAL(u.total_cost * r.spot_ratio) > 0 ORDER BY r.job_id");
+    json_t *res = s_run (e, "eviction_cost");
+    if (gold && res) {
+        size_t i;
+        json_t *g;
+        json_array_foreach (gold, i, g)
+            json_object_set_new (g, "net_spot_benefit_usd",
+                                 json_real (s_num (g, "ondemand_counterfactual_usd") - s_num (g, "cost_total_usd")));
+        static const char *cols[] = {"gross_spot_savings_usd", "ondemand_counterfactual_usd", "eviction_cost_usd",
+                                     "net_spot_benefit_usd", NULL};
+        s_compare ("eviction_cost", json_object_get (res, "rows"), gold, "job_id", cols);
+    } else
+        CHECK (0, "eviction_cost golden");
+    json_decref (gold);
+    json_decref (res);
+
+    /* cost_efficiency: the union covers all compute; unit counts */
+    res = s_run (e, "cost_efficiency");
+    json_t *units = s_sqlite ("SELECT r.job_id AS entity_id, COUNT(*) AS units FROM job_runs r WHERE r.run_status = 'SUCCESS'"
+                              " AND r.job_run_id IN (SELECT parent_id FROM compute_usage WHERE parent_type = 'JOB_RUN')"
+                              " GROUP BY r.job_id UNION ALL SELECT parent_id, COUNT(DISTINCT usage_date) FROM compute_usage"
+                              " WHERE parent_type <> 'JOB_RUN' GROUP BY parent_id");
+    if (res && units) {
+        static const char *cols[] = {"units", NULL};
+        s_compare ("cost_efficiency", json_object_get (res, "rows"), units, "entity_id", cols);
+        double tot = 0;
+        size_t i;
+        json_t *r;
+        json_array_foreach (json_object_get (res, "rows"), i, r)
+            tot += s_num (r, "cost_total_usd");
+        CHECK (s_close (tot, 249865.7767564), "cost_efficiency total %.7f", tot);
+        json_t *route = s_find_row (json_object_get (res, "rows"), "entity_id", "J-ROUTE-OPT");
+        CHECK (route && s_num (route, "low_cpu_flag") == 1, "ROUTE-OPT low CPU on costly compute");
+    } else
+        CHECK (0, "cost_efficiency golden");
+    json_decref (units);
+    json_decref (res);
+
+    /* tag_showback: untagged = LEGACY-ETL; finance = FIN-DAILY + FIN-MONTHLY */
+    res = s_run (e, "tag_showback");
+    if (res) {
+        json_t *un = s_find_row (json_object_get (res, "rows"), "tag", "(untagged)");
+        json_t *fin = s_find_row (json_object_get (res, "rows"), "tag", "finance");
+        CHECK (un && s_close (s_num (un, "cost_total_usd"), 105230.280261333), "untagged cost");
+        CHECK (fin && s_close (s_num (fin, "cost_total_usd"), 5548.9989504 + 1159.48784), "finance tag cost");
+    }
+    json_decref (res);
+
+    /* warehouse_cost_by_query: allocate in C */
+    json_t *qs = s_sqlite ("SELECT q.query_id, q.parent_id AS wh, date(q.start_time) AS d, q.user_id, COALESCE(q.duration_ms, 0) AS ms"
+                           " FROM sql_query_history q ORDER BY q.query_id");
+    json_t *days = s_sqlite ("SELECT parent_id AS wh, usage_date AS d, SUM(total_cost) AS c FROM compute_usage"
+                             " WHERE parent_type = 'SQL_WAREHOUSE' GROUP BY parent_id, usage_date");
+    res = s_run (e, "warehouse_cost_by_query");
+    if (qs && days && res) {
+        json_t *gold2 = json_array ();
+        size_t i, k;
+        json_t *q, *q2, *dd;
+        json_array_foreach (qs, i, q) {
+            const char *wh = json_string_value (json_object_get (q, "wh")), *d = json_string_value (json_object_get (q, "d"));
+            double tot = 0, day = 0;
+            json_array_foreach (qs, k, q2)
+                if (strcmp (json_string_value (json_object_get (q2, "wh")), wh) == 0 &&
+                    strcmp (json_string_value (json_object_get (q2, "d")), d) == 0)
+                    tot += s_num (q2, "ms");
+            json_array_foreach (days, k, dd)
+                if (strcmp (json_string_value (json_object_get (dd, "wh")), wh) == 0 &&
+                    strcmp (json_string_value (json_object_get (dd, "d")), d) == 0)
+                    day = s_num (dd, "c");
+            char key[200];
+            snprintf (key, sizeof key, "%s@%s", json_string_value (json_object_get (q, "user_id")), wh);
+            json_t *row = s_find_row (gold2, "allocation_id", key);
+            if (!row) {
+                row = json_pack ("{s:s, s:f, s:i}", "allocation_id", key, "allocated_cost_usd", 0.0, "queries", 0);
+                json_array_append_new (gold2, row);
+            }
+            json_object_set_new (row, "queries", json_integer ((json_int_t) s_num (row, "queries") + 1));
+            if (tot > 0)
+                json_object_set_new (row, "allocated_cost_usd", json_real (s_num (row, "allocated_cost_usd") + day * s_num (q, "ms") / tot));
+        }
+        static const char *cols[] = {"allocated_cost_usd", "queries", NULL};
+        s_compare ("warehouse_cost_by_query", json_object_get (res, "rows"), gold2, "allocation_id", cols);
+        json_decref (gold2);
+    } else
+        CHECK (0, "warehouse golden");
+    json_decref (qs);
+    json_decref (days);
+    json_decref (res);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -603,6 +851,10 @@ main (int argc, char **argv)
     s_golden_pareto (e);
     s_golden_spot (e);
     s_golden_anomaly (e);
+    s_golden_reliability (e);
+    s_golden_signatures (e);
+    s_golden_runtime (e);
+    s_golden_money_pillars (e);
     rs_engine_destroy (&e);
     printf ("golden: %d checks, %d failures\n", g_checks, g_fail);
     return g_fail ? 1 : 0;
