@@ -25,6 +25,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "clock.h"
+#include "rs_forecast.h"
 #include "rs_internal.h"
 #include "str.h"
 
@@ -491,6 +493,67 @@ s_detect (rs_engine_t *e, const rs_report_t *rep, rs_table_t *t, const rs_scope_
     return rc;
 }
 
+/* ---- forecaster ---------------------------------------------------------- */
+static int
+s_forecast_post (rs_engine_t *e, const rs_report_t *rep, rs_table_t *t, const rs_scope_t *gs)
+{
+    char err[RS_ERRSZ] = "";
+    int cd = rs_table_col (t, rep->det_date), cv = rs_table_col (t, rep->det_value);
+    if (cd < 0 || cv < 0)
+        return s_fail (e, RS_E_REGISTRY, "report %s: forecaster columns %s/%s not in the result", rep->id, rep->det_date,
+                       rep->det_value);
+    rs_value_t v;
+    if (rs_expr_eval (rep->fc_horizon, gs, &e->arena, &v, err, sizeof err) != 0 || v.type != RS_VNUM || v.num < 1 ||
+        v.num > 3660)
+        return s_fail (e, RS_E_REGISTRY, "report %s: horizon: %s", rep->id, err[0] ? err : "not a positive number");
+    int horizon = (int) v.num;
+    if (rs_expr_eval (rep->fc_backtest, gs, &e->arena, &v, err, sizeof err) != 0 || v.type != RS_VNUM || v.num < 0)
+        return s_fail (e, RS_E_REGISTRY, "report %s: backtest_days: %s", rep->id, err[0] ? err : "not a number");
+    size_t hold = (size_t) v.num;
+    int ck = rs_table_add_col (t, "kind", "text"), cf = rs_table_add_col (t, "forecast_usd", "real"),
+        cb = rs_table_add_col (t, "backtest_forecast_usd", "real");
+    if (ck < 0 || cf < 0 || cb < 0)
+        return s_fail (e, RS_E_NOMEM, "out of memory");
+    size_t n = t->nrows;
+    double *vals = malloc (sizeof *vals * (n ? n : 1));
+    double *fc = malloc (sizeof *fc * (size_t) (horizon > (int) hold ? horizon : (int) hold + 1));
+    if (!vals || !fc) {
+        free (vals);
+        free (fc);
+        return s_fail (e, RS_E_NOMEM, "out of memory");
+    }
+    for (size_t r = 0; r < n; r++) {
+        const rs_value_t *x = rs_table_cell_c (t, r, cv);
+        vals[r] = x->type == RS_VNUM ? x->num : 0.0;
+        rs_table_set (t, r, ck, rs_vstr ("history"));
+    }
+    int rc = 0;
+    /* backtest: fit on all but the last `hold` points, forecast them */
+    if (hold >= 1 && n >= hold + RS_FORECAST_MIN_POINTS && rs_forecast (vals, n - hold, (int) hold, fc) == 0)
+        for (size_t k = 0; k < hold; k++)
+            rs_table_set (t, n - hold + k, cb, rs_vnum (fc[k]));
+    /* the forecast proper, as new rows after the last date */
+    int64_t last = 0;
+    const rs_value_t *ld = n ? rs_table_cell_c (t, n - 1, cd) : NULL;
+    if (n >= RS_FORECAST_MIN_POINTS && ld && ld->type == RS_VSTR && clock_parse_date (ld->str, &last) == 0 &&
+        rs_forecast (vals, n, horizon, fc) == 0) {
+        for (int d = 1; d <= horizon && rc == 0; d++) {
+            char date[16];
+            long r = rs_table_add_row (t);
+            if (r < 0 || clock_format_date (last + d, date, sizeof date) != 0) {
+                rc = s_fail (e, RS_E_NOMEM, "out of memory");
+                break;
+            }
+            rs_table_set (t, (size_t) r, cd, rs_vstr (date));
+            rs_table_set (t, (size_t) r, ck, rs_vstr ("forecast"));
+            rs_table_set (t, (size_t) r, cf, rs_vnum (fc[d - 1]));
+        }
+    }
+    free (vals);
+    free (fc);
+    return rc;
+}
+
 /* ---- measures ----------------------------------------------------------- */
 typedef struct {
     const char *key;
@@ -870,6 +933,8 @@ s_run (rs_engine_t *e, const rs_report_t *rep, const rs_pset_t *ps, const char *
         nx++;
     }
     if (rep->has_detector && (rc = s_detect (e, rep, rows, &gs)) != 0)
+        goto done;
+    if (rep->has_forecaster && (rc = s_forecast_post (e, rep, rows, &gs)) != 0)
         goto done;
 
     /* computed columns */

@@ -653,6 +653,11 @@ s_call (const node_t *n, const rs_scope_t *scope, rs_arena_t *arena, rs_value_t 
         *out = best;
         return 0;
     }
+    if (strcmp (fn, "sqrt") == 0) {
+        NEED (1);
+        *out = argv[0].type == RS_VNUM && argv[0].num >= 0 ? rs_vnum (sqrt (argv[0].num)) : rs_vnull ();
+        return 0;
+    }
     if (strcmp (fn, "round") == 0) {
         if (na < 1 || na > 2)
             return s_eval_err (err, errsz, "round() takes 1 or 2 arguments");

@@ -11,7 +11,7 @@
  *   literals   12  0.5  'text'  "text"  true  false  null
  *   names      cost_total_usd  th.job_failure_flag_pct  param.top_n  sel.id
  *   operators  ?:  ||  &&  == != < <= > >=  + - * / %  unary ! -  ( )
- *   functions  abs min max round lower upper len contains slug coalesce
+ *   functions  abs sqrt min max round lower upper len contains slug coalesce
  *              fmt(x, spec) str(x) substr(s, start, len) + scope hooks
  *   NULL: arithmetic with NULL is NULL; an ordering comparison with NULL is
  *   false (as pandas compares NaN); == / != compare NULL as a value.

@@ -168,6 +168,8 @@ typedef struct {
     rs_chiprule_t *chips;
     int nchips;
     bool has_detector;
+    bool has_forecaster;
+    rs_expr_t *fc_horizon, *fc_backtest;
     const char *det_entity, *det_date, *det_value;
     rs_expr_t *det_z, *det_minh, *det_window;
     bool det_rolling;
@@ -233,6 +235,8 @@ void rs_table_destroy (rs_table_t **self_p);
 /* Runs `stmt` (already bound) to completion into a new table. NULL on error
  * (message in err). */
 rs_table_t *rs_table_from_stmt (sqlite3_stmt *stmt, char *err, size_t errsz);
+/* Appends a row (all NULL); returns its index or -1. */
+long rs_table_add_row (rs_table_t *self);
 /* Appends a column (all NULL); returns its index or -1. */
 int rs_table_add_col (rs_table_t *self, const char *name, const char *type);
 int rs_table_col (const rs_table_t *self, const char *name);

@@ -568,16 +568,23 @@ s_report (ld_t *ld, const char *dir, json_t *o, rs_report_t *r, int order)
     json_t *pp = json_object_get (o, "postprocess");
     if (pp && !ld->failed) {
         const char *kind = s_str (ld, pp, "kind", true);
-        if (kind && strcmp (kind, "anomaly_detector") != 0)
-            s_fail (ld, "unknown postprocess kind '%s'", kind);
-        r->has_detector = true;
-        r->det_entity = s_str (ld, pp, "entity", true);
-        r->det_date = s_str (ld, pp, "date", true);
-        r->det_value = s_str (ld, pp, "value", true);
-        r->det_z = s_expr_field (ld, pp, "z_threshold", true);
-        r->det_minh = s_expr_field (ld, pp, "min_history", true);
-        r->det_window = s_expr_field (ld, pp, "window", true);
-        r->det_rolling = !json_is_false (json_object_get (pp, "rolling"));
+        if (kind && strcmp (kind, "anomaly_detector") == 0) {
+            r->has_detector = true;
+            r->det_entity = s_str (ld, pp, "entity", true);
+            r->det_date = s_str (ld, pp, "date", true);
+            r->det_value = s_str (ld, pp, "value", true);
+            r->det_z = s_expr_field (ld, pp, "z_threshold", true);
+            r->det_minh = s_expr_field (ld, pp, "min_history", true);
+            r->det_window = s_expr_field (ld, pp, "window", true);
+            r->det_rolling = !json_is_false (json_object_get (pp, "rolling"));
+        } else if (kind && strcmp (kind, "forecaster") == 0) {
+            r->has_forecaster = true;
+            r->det_date = s_str (ld, pp, "date", true);
+            r->det_value = s_str (ld, pp, "value", true);
+            r->fc_horizon = s_expr_field (ld, pp, "horizon", true);
+            r->fc_backtest = s_expr_field (ld, pp, "backtest_days", true);
+        } else if (kind)
+            s_fail (ld, "unknown postprocess kind '%s' (anomaly_detector, forecaster)", kind);
     }
     return ld->failed ? -1 : 0;
 }

@@ -130,6 +130,16 @@ rs_table_set (rs_table_t *t, size_t row, int col, rs_value_t v)
     return 0;
 }
 
+long
+rs_table_add_row (rs_table_t *t)
+{
+    if (t->nrows >= RS_MAX_ROWS || s_grow_rows (t, t->nrows + 1) != 0)
+        return -1;
+    for (int c = 0; c < t->ncols; c++)
+        t->colv[c][t->nrows] = rs_vnull ();
+    return (long) t->nrows++;
+}
+
 rs_table_t *
 rs_table_from_stmt (sqlite3_stmt *stmt, char *err, size_t errsz)
 {

@@ -6,7 +6,7 @@
  * 1. Start on a copy of the fixture; wait for READY.
  * 2. ListReports / RunReport / EntityFacts over the wire; bad parameters
  *    come back as INVALID_ARGUMENT with the exact message and the parameter
- *    as detail; unknown → NOT_FOUND; planned → UNIMPLEMENTED.
+ *    as detail; unknown → NOT_FOUND; the forecast report runs.
  * 3. Alerts: shortly after start-up every anomaly of the fixture is published
  *    exactly once on alert.v1.<severity> (the test binds the socket the
  *    daemon's PUB connects to), with increasing sequence numbers.
@@ -313,8 +313,8 @@ main (int argc, char **argv)
     r = s_run (cl, "nope", NULL, NULL);
     CHECK (s_code (r) == COPILOT__V1__ERROR_CODE__ERROR_NOT_FOUND);
     env_free (r);
-    r = s_run (cl, "cost_forecast", NULL, NULL);
-    CHECK (s_code (r) == COPILOT__V1__ERROR_CODE__ERROR_UNIMPLEMENTED);
+    r = s_run (cl, "cost_forecast", "horizon", "30");
+    CHECK (s_code (r) == 0 && r->run_report_reply->result->n_rows == 75);
     env_free (r);
     {
         env_t *req = env_new ("test");

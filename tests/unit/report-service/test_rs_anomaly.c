@@ -1,7 +1,8 @@
 /* test_rs_anomaly.c — the anomaly detector (seed-copilot §7) on hand-made
  * series: minimum history, history window (up to window + min_history
  * previous points), population σ, strict |z| > threshold, severity
- * cut-offs, expected range, percent deviation, configurable threshold. */
+ * cut-offs, expected range, percent deviation, configurable threshold;
+ * and the simple forecaster (rs_forecast). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 
 #include "rs_anomaly.h"
+#include "rs_forecast.h"
 
 /* 20 points alternating 10, 12: mean 11, population σ exactly 1. */
 static void
@@ -231,6 +233,37 @@ test_invalid_and_cap (void **state)
     assert_int_equal (rs_severity_parse ("bogus"), -1);
 }
 
+static void
+test_forecast (void **state)
+{
+    (void) state;
+    double v[40], f[30];
+    /* too short */
+    for (int i = 0; i < 40; i++)
+        v[i] = 50.0;
+    assert_int_equal (rs_forecast (v, 20, 5, f), -1);
+    assert_int_equal (rs_forecast (v, 21, 0, f), -1);
+    /* constant series: flat forecast */
+    assert_int_equal (rs_forecast (v, 40, 30, f), 0);
+    for (int d = 0; d < 30; d++)
+        assert_true (fabs (f[d] - 50.0) < 1e-9);
+    /* linear series 10 + i, n = 21: level = mean(v[7..20]) = 23.5, slope 1,
+     * seasonal[p] = mean(v[p], v[p+7], v[p+14]) = 17 + p; day d uses phase
+     * (21 + d - 1) mod 7 = d - 1 */
+    for (int i = 0; i < 21; i++)
+        v[i] = 10.0 + i;
+    assert_int_equal (rs_forecast (v, 21, 7, f), 0);
+    for (int d = 1; d <= 7; d++) {
+        double want = (23.5 + d) * (17.0 + (d - 1)) / 23.5;
+        assert_true (fabs (f[d - 1] - want) < 1e-9);
+    }
+    /* a falling series is floored at 0 */
+    for (int i = 0; i < 21; i++)
+        v[i] = 200.0 - 10.0 * i;
+    assert_int_equal (rs_forecast (v, 21, 30, f), 0);
+    assert_true (f[29] == 0.0);
+}
+
 int
 main (void)
 {
@@ -240,6 +273,7 @@ main (void)
         cmocka_unit_test (test_severity_cutoffs), cmocka_unit_test (test_negative_deviation_keeps_sign),
         cmocka_unit_test (test_history_window), cmocka_unit_test (test_mean_not_positive),
         cmocka_unit_test (test_pairwise_sum), cmocka_unit_test (test_invalid_and_cap),
+        cmocka_unit_test (test_forecast),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -77,7 +77,7 @@ test_registry_list (void **state)
     json_t *r;
     json_array_foreach (reps, i, r)
         planned += strcmp (json_string_value (json_object_get (r, "status")), "planned") == 0;
-    assert_true (planned >= 1);
+    assert_int_equal (planned, 0);   /* every report of the registry is built */
     assert_int_equal (json_array_size (json_object_get (l, "lanes")), 4);
     json_decref (l);
     rs_engine_destroy (&e);
@@ -156,7 +156,7 @@ test_chip_determinism (void **state)
     json_array_foreach (json_object_get (list, "reports"), li, lr)
         if (strcmp (json_string_value (json_object_get (lr, "status")), "available") == 0 && nrep < 32)
             reports[nrep++] = json_string_value (json_object_get (lr, "id"));
-    assert_true (nrep >= 12);
+    assert_true (nrep >= 13);
     for (size_t k = 0; k < nrep; k++) {
         rs_engine_t *a = s_engine (), *b = s_engine ();
         json_t *ra = s_run (a, reports[k], NULL, 0), *rb = s_run (b, reports[k], NULL, 0);
@@ -297,8 +297,7 @@ test_bad_params (void **state)
     /* unknown and planned reports */
     assert_int_equal (rs_engine_run (e, "nope", NULL, 0, &out), RS_E_NOTFOUND);
     assert_non_null (strstr (rs_engine_error (e), "unknown report id 'nope'"));
-    assert_int_equal (rs_engine_run (e, "cost_forecast", NULL, 0, &out), RS_E_UNIMPLEMENTED);
-    assert_non_null (strstr (rs_engine_error (e), "planned"));
+    /* (planned reports answer RS_E_UNIMPLEMENTED; the registry has none left) */
     rs_engine_destroy (&e);
 }
 
@@ -405,8 +404,8 @@ test_chart_specs (void **state)
     static const char *reports[] = {"job_cost", "compute_type_cost", "job_cost_pareto", "spot_risk_by_job",
                                     "anomaly_detection", "reliability_scorecard", "failure_signatures",
                                     "runtime_regression", "cost_efficiency", "eviction_cost", "tag_showback",
-                                    "warehouse_cost_by_query"};
-    for (int k = 0; k < 12; k++) {
+                                    "warehouse_cost_by_query", "cost_forecast"};
+    for (int k = 0; k < 13; k++) {
         res = s_run (e, reports[k], NULL, 0);
         char *s = json_dumps (json_object_get (res, "chart_spec"), JSON_COMPACT);
         assert_null (strstr (s, "\"$data\""));
@@ -496,6 +495,84 @@ test_detect_alerts (void **state)
     rs_engine_destroy (&e);
 }
 
+static void
+test_forecast_report (void **state)
+{
+    (void) state;
+    rs_engine_t *e = s_engine ();
+    json_t *res = s_run (e, "cost_forecast", NULL, 0);
+    json_t *rows = json_object_get (res, "rows");
+    assert_int_equal (json_array_size (rows), 45 + 30);
+    /* the first forecast day follows the last usage date */
+    json_t *f0 = json_array_get (rows, 45);
+    assert_string_equal (json_string_value (json_object_get (f0, "usage_date")), "2025-12-16");
+    assert_string_equal (json_string_value (json_object_get (f0, "kind")), "forecast");
+    /* MAPE KPI = mean of |a - f| / max(a, 1) over the 14 backtest rows */
+    double sum = 0;
+    int n = 0;
+    size_t i;
+    json_t *r;
+    json_array_foreach (rows, i, r) {
+        json_t *b = json_object_get (r, "backtest_forecast_usd");
+        if (!json_is_number (b))
+            continue;
+        double a = json_number_value (json_object_get (r, "total_cost"));
+        sum += fabs (a - json_number_value (b)) / (a > 1 ? a : 1) * 100.0;
+        n++;
+    }
+    assert_int_equal (n, 14);
+    json_t *k = json_array_get (json_object_get (res, "kpis"), 2);
+    assert_string_equal (json_string_value (json_object_get (k, "id")), "bt_mape");
+    assert_true (fabs (json_number_value (json_object_get (k, "value")) - sum / n) < 1e-9);
+    /* planned-report listing is now empty: every report is built */
+    json_decref (res);
+    rs_param_t h[1] = {{"horizon", "7"}};
+    res = s_run (e, "cost_forecast", h, 1);
+    assert_int_equal (json_array_size (json_object_get (res, "rows")), 45 + 7);
+    json_decref (res);
+    rs_engine_destroy (&e);
+}
+
+static void
+test_planned_report (void **state)
+{
+    (void) state;
+    /* a registry (from a directory) with a planned report: listed, not runnable */
+    char dir[] = "/tmp/rs_planned_XXXXXX";
+    assert_non_null (mkdtemp (dir));
+    char path[300];
+    snprintf (path, sizeof path, "%s/registry.json", dir);
+    FILE *f = fopen (path, "w");
+    assert_non_null (f);
+    fputs ("{\"default_report\": \"later\", \"lanes\": [\"Understand\", \"Diagnose\", \"Optimize\", \"Monitor\"],"
+           " \"thresholds\": {}, \"entity_types\": {}, \"core_chips\": [],"
+           " \"common_params\": [{\"name\": \"from\", \"kind\": \"date\"}, {\"name\": \"to\", \"kind\": \"date\"},"
+           "   {\"name\": \"workspace\", \"kind\": \"workspace\"}, {\"name\": \"as_of\", \"kind\": \"date\"}],"
+           " \"reports\": [{\"id\": \"later\", \"title\": \"Later\", \"pillar\": \"cost\", \"description\": \"not yet\","
+           "   \"status\": \"planned\", \"params\": []}]}", f);
+    fclose (f);
+    char err[512];
+    rs_options_t o = {dir, 0};
+    rs_engine_t *e = rs_engine_new (g_db, &o, err, sizeof err);
+    if (!e)
+        fail_msg ("engine: %s", err);
+    json_t *out = NULL;
+    assert_int_equal (rs_engine_run (e, "later", NULL, 0, &out), RS_E_UNIMPLEMENTED);
+    assert_string_equal (rs_engine_error (e), "report later (Later) is planned, not built yet");
+    assert_int_equal (rs_engine_list (e, &out), 0);
+    assert_string_equal (json_string_value (json_object_get (json_array_get (json_object_get (out, "reports"), 0), "status")), "planned");
+    json_decref (out);
+    rs_engine_destroy (&e);
+    /* a broken registry is rejected with a message naming the field */
+    f = fopen (path, "w");
+    fputs ("{\"default_report\": \"x\", \"lanes\": [\"Understand\", \"Diagnose\", \"Optimize\", \"Monitor\"], \"thresholds\": {}}", f);
+    fclose (f);
+    assert_null (rs_engine_new (g_db, &o, err, sizeof err));
+    assert_non_null (strstr (err, "registry"));
+    unlink (path);
+    rmdir (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -510,6 +587,7 @@ main (int argc, char **argv)
         cmocka_unit_test (test_bad_params), cmocka_unit_test (test_param_windows),
         cmocka_unit_test (test_cache), cmocka_unit_test (test_chart_specs),
         cmocka_unit_test (test_entity_facts), cmocka_unit_test (test_detect_alerts),
+        cmocka_unit_test (test_forecast_report), cmocka_unit_test (test_planned_report),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
