@@ -75,7 +75,7 @@ s_init_or_migrate (const char *path, bool init)
     printf ("%s: schema version %d, %d migration(s) applied, data_version %lld\n", path,
             s_latest (), applied, (long long) version);
     if (applied > 0)
-        dl_bus_publish_data_changed (path, version, "migrate", NULL);
+        dl_bus_publish_data_changed (path, version, "migrate", 0);
     return CLI_OK;
 }
 
@@ -156,7 +156,7 @@ s_refresh (const char *path)
     if (rc)
         return cli_error ("db refresh", "%s: %s", dl_strerror (rc), dl_last_error ());
     printf ("%s: derived tables rebuilt, data_version %lld\n", path, (long long) version);
-    dl_bus_publish_data_changed (path, version, "refresh", NULL);
+    dl_bus_publish_data_changed (path, version, "refresh", 0);
     return CLI_OK;
 }
 

@@ -95,6 +95,6 @@ cmd_generate (int argc, char **argv)
             (long long) st.evictions, (long long) st.queries, (long long) st.config_changes,
             (long long) st.days, (long long) st.rows_total, st.seconds,
             st.seconds > 0 ? (double) st.rows_total / st.seconds : 0.0);
-    dl_bus_publish_data_changed (db, st.data_version, "generate", profile);
+    dl_bus_publish_data_changed (db, st.data_version, "generate", st.rows_total);
     return CLI_OK;
 }

@@ -61,6 +61,6 @@ cmd_import (int argc, char **argv)
         return cli_error ("import", "%s: %s", dl_strerror (rc), dl_last_error ());
     printf ("%s: imported %lld rows from %d file(s) in %.1f s; data_version %lld\n", db,
             (long long) st.rows, st.files, st.seconds, (long long) st.data_version);
-    dl_bus_publish_data_changed (db, st.data_version, "import", from ? from : ws);
+    dl_bus_publish_data_changed (db, st.data_version, "import", st.rows);
     return CLI_OK;
 }
