@@ -72,4 +72,11 @@ size_t pbd_prompt_dropped_graph_lines (const pbd_prompt_t *self);
  * non-finite values "null"). Returns out. */
 char *pbd_fmt_number (double v, char *out, size_t size);
 
+/* Formats a number for people (prompt FACTS/SELECTION lines, evidence):
+ * integers as integers, |v| >= 1 with two decimals, smaller values with four
+ * significant digits, trailing zeros removed ("5548.9989504" → "5549",
+ * "16.666…" → "16.67", "0.0999…" → "0.1"). Exact values stay in facts_json.
+ * Non-finite values give "null". Returns out. */
+char *pbd_fmt_display (double v, char *out, size_t size);
+
 #endif

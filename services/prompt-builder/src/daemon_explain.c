@@ -41,6 +41,7 @@
  * which live until the end of the request.
  */
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -428,9 +429,17 @@ s_entity_facts (pd_ctx_t *c, pd_err_t *err)
     fr->entity_type = env_strdup (c->entity_type);
     fr->entity_id = env_strdup (c->entity_id);
     fr->report_id = env_strdup (c->er->report_id);
-    /* The report's effective parameters: facts cover the same window. */
+    /* The report's effective window: EntityFacts accepts the common
+     * parameters only (rs_engine.h); unset ones (null → "") are left out. */
+    static const char *const common[] = {"from", "to", "workspace", "as_of", NULL};
+    Copilot__V1__Param *win[8];
+    size_t nwin = 0;
+    for (size_t i = 0; i < c->result->n_params && nwin < 8; i++)
+        for (size_t k = 0; common[k]; k++)
+            if (strcmp (c->result->params[i]->key, common[k]) == 0 && s_has (c->result->params[i]->value))
+                win[nwin++] = c->result->params[i];
     if (!fr->entity_type || !fr->entity_id || !fr->report_id
-        || s_copy_params (&fr->params, &fr->n_params, c->result->params, c->result->n_params) != 0
+        || s_copy_params (&fr->params, &fr->n_params, win, nwin) != 0
         || env_set_body (req, COPILOT__V1__ENVELOPE__BODY_ENTITY_FACTS_REQUEST, fr) != 0) {
         env_free (req);
         s_err (err, COPILOT__V1__ERROR_CODE__ERROR_INTERNAL, NULL, "out of memory");
@@ -469,8 +478,8 @@ s_entity_facts (pd_ctx_t *c, pd_err_t *err)
         p->row_keys = (const char *const *) f->row_keys;
         p->n_row_keys = f->n_row_keys;
         p->value = f->value;
-        /* proto3 has no null: a fact is numeric when it has a unit or no text. */
-        p->has_value = s_has (f->unit) || !s_has (f->text);
+        /* report-service sends NaN for textual facts (proto3 has no null). */
+        p->has_value = isfinite (f->value);
     }
     return 0;
 }
@@ -519,12 +528,57 @@ s_subgraph (pd_ctx_t *c)
     }
     pd_err_t e = {0};
     const char *svc = c->app->conf.graph_service;
-    if (s_call (c, svc, req, COPILOT__V1__ENVELOPE__BODY_SUBGRAPH_REPLY, c->app->conf.graph_timeout_ms, true,
-                &c->graph_rep, &e)
-        != 0) {
-        s_note (c, "Graph context unavailable (%s); telemetry retrieval is filtered to the selected entity only.",
-                e.msg);
-        s_count_degraded (svc);
+    for (;;) {
+        /* s_call consumes req; keep a packed copy for a retry. */
+        env_t *retry = NULL;
+        if (sr->n_anchors > 1) {
+            uint8_t *bytes = NULL;
+            size_t len = 0;
+            if (env_encode (req, &bytes, &len) == 0)
+                env_decode (bytes, len, &retry);
+            free (bytes);
+        }
+        if (s_call (c, svc, req, COPILOT__V1__ENVELOPE__BODY_SUBGRAPH_REPLY, c->app->conf.graph_timeout_ms, true,
+                    &c->graph_rep, &e)
+            == 0) {
+            env_free (retry);
+            break;
+        }
+        /* An anchor the graph does not know (e.g. an anomaly node before its
+         * alert) is dropped and the call repeated with the others. */
+        const char *u = strstr (e.msg, "unknown node id '");
+        char unknown[256] = "";
+        if (e.code == COPILOT__V1__ERROR_CODE__ERROR_NOT_FOUND && u) {
+            u += strlen ("unknown node id '");
+            const char *q = strchr (u, '\'');
+            if (q && (size_t) (q - u) < sizeof unknown) {
+                memcpy (unknown, u, (size_t) (q - u));
+                unknown[q - u] = '\0';
+            }
+        }
+        size_t dropped = 0;
+        if (retry && unknown[0]) {
+            Copilot__V1__SubgraphRequest *rr = retry->subgraph_request;
+            for (size_t i = 0; i < rr->n_anchors; i++) {
+                if (strcmp (rr->anchors[i], unknown) == 0) {
+                    free (rr->anchors[i]);
+                    memmove (&rr->anchors[i], &rr->anchors[i + 1], (rr->n_anchors - i - 1) * sizeof *rr->anchors);
+                    rr->n_anchors--;
+                    dropped = 1;
+                    break;
+                }
+            }
+        }
+        if (!dropped || retry->subgraph_request->n_anchors == 0) {
+            env_free (retry);
+            s_note (c, "Graph context unavailable (%s); telemetry retrieval is filtered to the selected entity only.",
+                    e.msg);
+            s_count_degraded (svc);
+            break;
+        }
+        log_info ("explain.graph", "anchor %s unknown to %s; retrying without it", unknown, svc);
+        req = retry;
+        sr = retry->subgraph_request;
     }
     return 0;
 }

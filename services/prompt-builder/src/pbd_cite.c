@@ -165,7 +165,7 @@ pbd_cite_evidence (const pbd_fact_t *facts, size_t n_facts, pbd_evidence_t **out
         ev[k].n_row_keys = f->n_row_keys;
         if (f->has_value) {
             char num[64];
-            pbd_fmt_number (f->value, num, sizeof num);
+            pbd_fmt_display (f->value, num, sizeof num);
             if (s_has (f->unit))
                 str_fmt (ev[k].figure, sizeof ev[k].figure, "%s %s", num, f->unit);
             else

@@ -236,7 +236,9 @@ pbd_facts_json (const pbd_input_t *in, buf_t *b)
     rc = rc ? rc : s_kv (b, &first, "report_id", in->report_id);
     rc = rc ? rc : s_kv (b, &first, "report_title", in->report_title);
     rc = rc ? rc : s_kv (b, &first, "data_version", in->data_version);
-    rc = rc ? rc : s_kv (b, &first, "question", in->question);
+    /* The contract: "question" only for a free question (no chip). */
+    if (!in->chip || !s_has (in->chip->id))
+        rc = rc ? rc : s_kv (b, &first, "question", in->question);
     if (rc == 0 && s_has (in->entity_type) && s_has (in->entity_id)) {
         bool f2 = true;
         char node[256];
@@ -265,25 +267,33 @@ pbd_facts_json (const pbd_input_t *in, buf_t *b)
         rc = buf_puts (b, first ? "\"facts\":[" : ",\"facts\":[");
         first = false;
     }
-    for (size_t i = 0; i < in->n_facts && rc == 0; i++) {
-        const pbd_fact_t *f = &in->facts[i];
-        bool f2 = true;
-        rc = buf_puts (b, i ? ",{" : "{");
-        rc = rc ? rc : s_kv (b, &f2, "name", s_has (f->name) ? f->name : "unnamed");
-        if (rc == 0 && f->has_value && isfinite (f->value))
-            rc = s_knum (b, &f2, "value", f->value);
-        rc = rc ? rc : s_kv (b, &f2, "unit", f->unit);
-        rc = rc ? rc : s_kv (b, &f2, "text", f->text);
-        rc = rc ? rc : s_kv (b, &f2, "source_table", f->source_table);
-        if (rc == 0 && f->n_row_keys > 0) {
-            rc = buf_puts (b, ",\"row_keys\":[");
-            for (size_t k = 0; k < f->n_row_keys && rc == 0; k++) {
-                rc = buf_puts (b, k ? "," : "");
-                rc = rc ? rc : buf_json_str (b, f->row_keys[k] ? f->row_keys[k] : "");
+    /* Numeric facts first (the narrator's "key figures" are the first
+     * three), then textual ones; each group keeps the report's order. */
+    size_t emitted = 0;
+    for (size_t pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < in->n_facts && rc == 0; i++) {
+            const pbd_fact_t *f = &in->facts[i];
+            bool numeric = f->has_value && isfinite (f->value);
+            if (numeric != (pass == 0))
+                continue;
+            bool f2 = true;
+            rc = buf_puts (b, emitted++ ? ",{" : "{");
+            rc = rc ? rc : s_kv (b, &f2, "name", s_has (f->name) ? f->name : "unnamed");
+            if (rc == 0 && f->has_value && isfinite (f->value))
+                rc = s_knum (b, &f2, "value", f->value);
+            rc = rc ? rc : s_kv (b, &f2, "unit", f->unit);
+            rc = rc ? rc : s_kv (b, &f2, "text", f->text);
+            rc = rc ? rc : s_kv (b, &f2, "source_table", f->source_table);
+            if (rc == 0 && f->n_row_keys > 0) {
+                rc = buf_puts (b, ",\"row_keys\":[");
+                for (size_t k = 0; k < f->n_row_keys && rc == 0; k++) {
+                    rc = buf_puts (b, k ? "," : "");
+                    rc = rc ? rc : buf_json_str (b, f->row_keys[k] ? f->row_keys[k] : "");
+                }
+                rc = rc ? rc : buf_puts (b, "]");
             }
-            rc = rc ? rc : buf_puts (b, "]");
+            rc = rc ? rc : buf_puts (b, "}");
         }
-        rc = rc ? rc : buf_puts (b, "}");
     }
     rc = rc ? rc : buf_puts (b, "]");
     rc = rc ? rc : s_signatures (b, in);

@@ -7,7 +7,7 @@
  *
  * Determinism: the text depends only on the input's contents. Parameters are
  * printed sorted by key (so callers that pass them in another order get the
- * same bytes); numbers use one formatter (pbd_fmt_number); nothing reads the
+ * same bytes); numbers use one formatter (pbd_fmt_display); nothing reads the
  * clock, the environment or addresses. Hits keep retrieval order.
  *
  * Budget: rendering is a function of (kept hits per corpus, kept subgraph
@@ -86,6 +86,37 @@ pbd_fmt_number (double v, char *out, size_t size)
     double back = strtod (tmp, NULL);
     if (back != v)
         snprintf (tmp, sizeof tmp, "%.17g", v);
+    str_copy (out, size, tmp);
+    return out;
+}
+
+char *
+pbd_fmt_display (double v, char *out, size_t size)
+{
+    if (!out || size == 0)
+        return out;
+    if (!isfinite (v)) {
+        str_copy (out, size, "null");
+        return out;
+    }
+    char tmp[64];
+    double a = fabs (v);
+    if (a < 1e15 && v == floor (v))
+        snprintf (tmp, sizeof tmp, "%.0f", v);
+    else if (a >= 1)
+        snprintf (tmp, sizeof tmp, "%.2f", v);
+    else
+        snprintf (tmp, sizeof tmp, "%.4g", v);
+    /* Strip trailing zeros of a fixed decimal part (not exponents). */
+    if (strchr (tmp, '.') && !strchr (tmp, 'e')) {
+        size_t n = strlen (tmp);
+        while (n > 0 && tmp[n - 1] == '0')
+            tmp[--n] = '\0';
+        if (n > 0 && tmp[n - 1] == '.')
+            tmp[--n] = '\0';
+    }
+    if (strcmp (tmp, "-0") == 0)
+        str_copy (tmp, sizeof tmp, "0");
     str_copy (out, size, tmp);
     return out;
 }
@@ -240,7 +271,7 @@ s_render_selection (const pbd_input_t *in, buf_t *b)
                 char num[64];
                 rc = buf_puts (b, "- ");
                 rc = rc ? rc : s_put_line (b, in->payload[i].name, 100);
-                rc = rc ? rc : buf_printf (b, " = %s\n", pbd_fmt_number (in->payload[i].value, num, sizeof num));
+                rc = rc ? rc : buf_printf (b, " = %s\n", pbd_fmt_display (in->payload[i].value, num, sizeof num));
             }
         }
     }
@@ -276,7 +307,7 @@ s_render_facts (const pbd_input_t *in, buf_t *b)
         rc = rc ? rc : s_put_line (b, s_has (f->name) ? f->name : "(unnamed)", 120);
         if (rc == 0 && f->has_value) {
             char num[64];
-            rc = buf_printf (b, " = %s", pbd_fmt_number (f->value, num, sizeof num));
+            rc = buf_printf (b, " = %s", pbd_fmt_display (f->value, num, sizeof num));
             if (rc == 0 && s_has (f->unit)) {
                 rc = buf_puts (b, " ");
                 rc = rc ? rc : s_put_line (b, f->unit, 40);

@@ -330,6 +330,14 @@ test_fmt_number (void **state)
     assert_string_equal (pbd_fmt_number (3, b, sizeof b), "3");
     assert_string_equal (pbd_fmt_number (1.0 / 3.0, b, sizeof b), "0.33333333333333331");
     assert_string_equal (pbd_fmt_number (1e300 * 1e300, b, sizeof b), "null");
+    assert_string_equal (pbd_fmt_display (5548.9989504, b, sizeof b), "5549");
+    assert_string_equal (pbd_fmt_display (16.666666666666668, b, sizeof b), "16.67");
+    assert_string_equal (pbd_fmt_display (0.099999999999999936, b, sizeof b), "0.1");
+    assert_string_equal (pbd_fmt_display (0.0123456, b, sizeof b), "0.01235");
+    assert_string_equal (pbd_fmt_display (54, b, sizeof b), "54");
+    assert_string_equal (pbd_fmt_display (-2.5, b, sizeof b), "-2.5");
+    assert_string_equal (pbd_fmt_display (-0.0, b, sizeof b), "0");
+    assert_string_equal (pbd_fmt_display (1e300 * 1e300, b, sizeof b), "null");
 }
 
 static void
@@ -369,6 +377,8 @@ test_facts_json (void **state)
     assert_int_equal (pbd_facts_json (&in, b2), 0);
     assert_string_equal (buf_data (b), buf_data (b2));
     assert_true (str_starts_with (buf_data (b), "{\"report_id\":\"job_cost\",\"report_title\":"));
+    /* With a chip there is no "question" key (the contract: free questions only). */
+    assert_null (strstr (buf_data (b), "\"question\""));
     /* Free question, no selection: no entity, no chip, empty facts list. */
     pbd_input_t q = {.report_id = "job_cost", .question = "hi", .route = &s_route};
     buf_reset (b2);
