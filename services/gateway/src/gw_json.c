@@ -365,6 +365,10 @@ s_hit (const Copilot__V1__SearchHit *h)
     s_set (o, "score", s_real (h->score));
     s_set (o, "entity_ids", s_str_array (h->entity_ids, h->n_entity_ids));
     s_set (o, "rank", json_integer (h->rank));
+    s_set_str (o, "type", h->type);
+    char err[256];
+    json_t *meta = s_embedded (h->meta_json, err, sizeof err);
+    s_set (o, "meta", meta ? meta : json_null ());
     return o;
 }
 

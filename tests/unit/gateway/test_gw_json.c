@@ -239,6 +239,8 @@ t_other_replies (void **state)
     env_set_str (&h->doc_id, "job::1");
     h->score = 0.5;
     h->rank = 1;
+    env_set_str (&h->type, "job");
+    env_set_str (&h->meta_json, "{\"k\":[1,2]}");
     char *e = env_strdup ("job::1");
     ENV_APPEND (h->entity_ids, h->n_entity_ids, e);
     ENV_APPEND (s->hits, s->n_hits, h);
@@ -246,7 +248,8 @@ t_other_replies (void **state)
     char *out = s_dump (gw_json_search_reply (s));
     assert_string_equal (out, "{\"hits\":[{\"doc_id\":\"job::1\",\"corpus\":\"\",\"title\":\"\",\"url\":\"\","
                               "\"anchor\":\"\",\"text\":\"\",\"score\":0.5,\"entity_ids\":[\"job::1\"],"
-                              "\"rank\":1}],\"embedder\":\"\",\"dim\":0,\"index_version\":\"\",\"served_by\":\"r1\"}");
+                              "\"rank\":1,\"type\":\"job\",\"meta\":{\"k\":[1,2]}}],\"embedder\":\"\",\"dim\":0,"
+                              "\"index_version\":\"\",\"served_by\":\"r1\"}");
     free (out);
     protobuf_c_message_free_unpacked (&s->base, NULL);
     Copilot__V1__ExplainReply *x = env_msg_new (&copilot__v1__explain_reply__descriptor);
