@@ -9,6 +9,12 @@
 #                                    binaries load (the container image's
 #                                    final stage)
 #
+# Besides Debian packages it installs the npm packages pinned by the
+# package-lock.json files (npm ci, only when node_modules is missing or stale):
+# services/gateway/web (vega, vega-lite, vega-embed, bundled into the UI by
+# the build) and, with --test, tests/e2e (playwright-core; it drives Debian's
+# chromium and never downloads a browser).
+#
 # `make run` and `make test` call this first; CI calls `make test`.
 set -euo pipefail
 
@@ -33,6 +39,7 @@ TEST_PKGS=(
   libcmocka-dev
   curl
   chromium
+  fonts-noto-color-emoji
   wrk
   procps
 )
@@ -43,7 +50,7 @@ for a in "$@"; do
   case "$a" in
     --test) want_test=1 ;;
     --runtime) want_runtime_only=1 ;;
-    -h|--help) sed -n 2,13p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,19p "$0"; exit 0 ;;
     *) echo "install-deps.sh: unknown option '$a' (expected --test or --runtime)" >&2; exit 2 ;;
   esac
 done
@@ -55,7 +62,10 @@ else
 fi
 if [ "$want_test" = 1 ]; then
   pkgs+=("${TEST_PKGS[@]}")
-  # Node.js: machines that already carry a Node.js with npm (for example from
+fi
+if [ "$want_runtime_only" = 0 ]; then
+  # Node.js (the build bundles the UI's npm packages; the browser test runs on
+  # it): machines that already carry a Node.js with npm (for example from
   # NodeSource, whose nodejs conflicts with Debian's npm) keep it; otherwise
   # Debian's nodejs + npm are installed.
   if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
@@ -72,17 +82,37 @@ done
 
 if [ "${#missing[@]}" -eq 0 ]; then
   echo "install-deps: all ${#pkgs[@]} packages present"
-  exit 0
+else
+  SUDO=""
+  if [ "$(id -u)" != 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
+      echo "install-deps: need root or sudo to install: ${missing[*]}" >&2; exit 1
+    fi
+  fi
+
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-SUDO=""
-if [ "$(id -u)" != 0 ]; then
-  if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
-    echo "install-deps: need root or sudo to install: ${missing[*]}" >&2; exit 1
+# npm ci in DIR unless node_modules was installed from this exact lock file
+# (stamp: the lock's sha256 inside node_modules). Never downloads browsers.
+npm_ci() {
+  local dir=$1 want stamp=$1/node_modules/.install-deps.lock.sha256
+  want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    echo "install-deps: npm packages in ${dir#"$root"/} up to date"
+    return 0
+  fi
+  echo "install-deps: npm ci in ${dir#"$root"/}"
+  (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --ignore-scripts --loglevel=error)
+  echo "$want" > "$stamp"
+}
+if [ "$want_runtime_only" = 0 ]; then
+  root=$(cd "$(dirname "$0")/.." && pwd)
+  npm_ci "$root/services/gateway/web"
+  if [ "$want_test" = 1 ]; then
+    npm_ci "$root/tests/e2e"
   fi
 fi
-
-echo "install-deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
