@@ -49,6 +49,8 @@
 #include <unistd.h>
 
 #include "bus.h"
+#include "bus_curve.h"
+#include "cfg.h"
 #include "clock.h"
 #include "cli.h"
 #include "env.h"
@@ -414,19 +416,21 @@ s_export_env (up_t *up)
     setenv ("COPILOT_AUTH_DIR", v, 1);
     str_fmt (v, sizeof v, "%s/index", up->data_dir);
     setenv ("COPILOT_INDEX_DIR", v, 1);
+    setenv ("COPILOT_RETRIEVAL_INDEX_DIR", v, 1);
     str_fmt (v, sizeof v, "%s/llm-cache.db", up->data_dir);
     setenv ("COPILOT_LLM_CACHE_DB", v, 0);
     str_fmt (v, sizeof v, "%s/commentary.db", up->data_dir);
     setenv ("COPILOT_PROMPT_BUILDER_HISTORY_DB", v, 0);
     str_fmt (v, sizeof v, "%s/report-state.db", up->data_dir);
-    setenv ("COPILOT_REPORT_SERVICE_STATE_DB", v, 0);
+    setenv ("COPILOT_REPORT_SERVICE_STATE_PATH", v, 0);
     /* Router endpoints: clients use the router's own endpoint; workers
      * connect to its backend. */
     str_fmt (v, sizeof v, "ipc://%s/retrieval-router.sock", up->run_dir);
     setenv ("COPILOT_RETRIEVAL_ROUTER_ENDPOINT", v, 1);
-    setenv ("COPILOT_SEARCH_ENDPOINT", v, 0);
+    /* The router binds retrieval_router.backend and the workers connect to
+     * retrieval.router.backend: both read COPILOT_RETRIEVAL_ROUTER_BACKEND. */
     str_fmt (v, sizeof v, "ipc://%s/retrieval-router-backend.sock", up->run_dir);
-    setenv ("COPILOT_RETRIEVAL_ROUTER_BACKEND_ENDPOINT", v, 1);
+    setenv ("COPILOT_RETRIEVAL_ROUTER_BACKEND", v, 1);
     if (!getenv ("COPILOT_HTTP_STATIC_DIR")) {
         static const char *const cands[] = {"%s/../web", "%s/../share/copilot/web",
                                             "%s/../../services/gateway/web"};
@@ -868,6 +872,18 @@ cmd_status (int argc, char **argv)
     FILE *f = fopen (path, "r");
     if (!f)
         return cli_error ("status", "cannot read %s: %s", path, strerror (errno));
+    /* With curve.enabled in the environment, Ping over CURVE like the
+     * daemons do (bus_call uses the process default policy). */
+    cfg_t *ccfg = cfg_new (NULL, NULL);
+    bus_curve_t *curve = NULL;
+    char cerr[512];
+    if (ccfg && bus_curve_from_cfg (ccfg, NULL, &curve, cerr, sizeof cerr) != 0) {
+        fclose (f);
+        cfg_destroy (&ccfg);
+        return cli_error ("status", "%s", cerr);
+    }
+    if (curve)
+        bus_curve_install (NULL, &curve);
     printf ("supervisor pid %d\n", (int) sup);
     printf ("%-22s %-8s %-8s %-10s %-8s %s\n", "DAEMON", "HEALTH", "PID", "UPTIME", "RESTARTS",
             "DETAIL");
@@ -920,5 +936,7 @@ cmd_status (int argc, char **argv)
                 (long long) restarts, detail);
     }
     fclose (f);
+    bus_curve_uninstall (NULL);
+    cfg_destroy (&ccfg);
     return bad ? CLI_FAIL : CLI_OK;
 }
