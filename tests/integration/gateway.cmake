@@ -10,8 +10,11 @@ if(TARGET gateway)
   target_link_libraries(gw_api_test PRIVATE copilot_bus copilot_core PkgConfig::JANSSON PkgConfig::ZMQ)
   add_dependencies(gw_api_test gateway gw_stall_backend)
   set(GW_IT_BACKENDS)
+  # retrieval-router is passed as "-" on purpose: it needs replicas with a
+  # built index to be ready, which this test does not set up; /search is
+  # tested on its 503 path here (and end to end by the retrieval tests).
   foreach(d report-service graph-service prompt-builder retrieval-router llm-gateway)
-    if(TARGET ${d})
+    if(TARGET ${d} AND NOT d STREQUAL "retrieval-router")
       list(APPEND GW_IT_BACKENDS $<TARGET_FILE:${d}>)
       add_dependencies(gw_api_test ${d})
     else()

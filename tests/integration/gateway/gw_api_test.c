@@ -224,11 +224,15 @@ typedef struct {
     size_t blen;
 } resp_t;
 
+static int s_rcvbuf;   /* when > 0, SO_RCVBUF of new client sockets */
+
 static conn_t *
 c_open (int port)
 {
     conn_t *c = calloc (1, sizeof *c);
     c->fd = socket (AF_INET, SOCK_STREAM, 0);
+    if (s_rcvbuf > 0)
+        setsockopt (c->fd, SOL_SOCKET, SO_RCVBUF, &s_rcvbuf, sizeof s_rcvbuf);
     struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) port) };
     a.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
     if (connect (c->fd, (struct sockaddr *) &a, sizeof a) != 0) {
@@ -1050,6 +1054,42 @@ t_sse (pubsub_pub_t *pub, have_t h)
                "replayed from history, not the ring: %s", s6->buf);
         c_close (&s6);
     }
+    /* A client that stops reading is disconnected once its unsent bytes
+     * pass sse.client_queue_bytes (64 KiB here); it would then resume. */
+    s_rcvbuf = 4096;
+    conn_t *slow = s_sse_open (NULL, NULL, &r);
+    s_rcvbuf = 0;
+    CHECK (r.status == 200, "slow client status %d", r.status);
+    clock_sleep_ms (100);
+    env_t *big = env_new ("gw-test");
+    Copilot__V1__Alert *ba = env_msg_new (&copilot__v1__alert__descriptor);
+    env_set_str (&ba->alert_id, "flood");
+    char *pad = malloc (4001);
+    memset (pad, 'x', 4000);
+    pad[4000] = '\0';
+    env_set_str (&ba->message, pad);
+    free (pad);
+    env_set_body (big, COPILOT__V1__ENVELOPE__BODY_ALERT, ba);
+    /* Publish in batches (the bus drops at its high-water mark, and a
+     * sanitizer build is slower) until the gateway reports the overflow;
+     * the client reads nothing meanwhile. */
+    bool overflow = false;
+    for (int batch = 0; batch < 100 && !overflow; batch++) {
+        for (int i = 0; i < 200; i++) {
+            pubsub_publish (pub, "alert.v1.low", big);
+            if (i % 20 == 19)
+                clock_sleep_ms (1);
+        }
+        resp_t m;
+        s_req ("GET", "/metrics", s_auth_admin, NULL, &m);
+        overflow = m.body && strstr (m.body, "copilot_sse_client_overflows_total{source=\"gateway\"} ")
+                   && !strstr (m.body, "copilot_sse_client_overflows_total{source=\"gateway\"} 0\n");
+        r_free (&m);
+    }
+    env_free (big);
+    CHECK (overflow, "overflow counted");
+    CHECK (c_closed (slow, 10000), "a client that does not read is disconnected");
+    c_close (&slow);
     /* Malformed Last-Event-ID. */
     conn_t *s7 = s_sse_open ("a\x01" "b", NULL, &r);
     CHECK (r.status == 400, "control char in Last-Event-ID: %d", r.status);
@@ -1464,7 +1504,7 @@ main (int argc, char **argv)
     CHECK (s_wait_line (&stall, "READY ", line, sizeof line, 10000) == 0, "gw-stall ready");
 
     int port = 0, port2 = 0;
-    char *g_extra[] = { "gateway.commentary_timeout_ms=400", NULL };
+    char *g_extra[] = { "gateway.commentary_timeout_ms=400", "sse.client_queue_bytes=65536", NULL };
     if (s_start_gateway (&g, "gateway", argv[1], g_extra, &port) != 0) {
         CHECK (0, "gateway did not start");
         s_dump_log (&g);
