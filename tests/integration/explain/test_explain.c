@@ -604,6 +604,42 @@ s_run_scenario (const char *mode, bool graph, bool retrieval, const char *provid
         }
     }
 
+    /* 10. --list-chips (the CLI asks report-service). */
+    {
+        char cli[700], out[800], cmd[2400];
+        s_binpath ("copilot", cli, sizeof cli);
+        str_fmt (out, sizeof out, "%s/chips-%s.out", s_dir, mode);
+        str_fmt (cmd, sizeof cmd, "'%s' explain --report job_cost --entity job:J-FIN-DAILY --list-chips > '%s' 2>&1",
+                 cli, out);
+        if (s_exists (cli)) {
+            int st = system (cmd);
+            char *text = s_slurp (out);
+            CHECK (st == 0 && text && strstr (text, CHIP_FAIL) && strstr (text, "job:cost:J-FIN-DAILY"),
+                   "list-chips (%d): %.300s", st, text ? text : "");
+            free (text);
+        }
+    }
+
+    /* 11. The prompt-builder's own metrics count the replays (step 3 and the
+     * CLI of step 9). */
+    {
+        env_t *e = env_new ("explain-test");
+        Copilot__V1__MetricsRequest *m = env_msg_new (&copilot__v1__metrics_request__descriptor);
+        env_set_body (e, COPILOT__V1__ENVELOPE__BODY_METRICS_REQUEST, m);
+        env_t *rep = s_call (s_pb_ep, e);
+        char cli[700], want[96];
+        s_binpath ("copilot", cli, sizeof cli);
+        str_fmt (want, sizeof want, "copilot_explain_total{outcome=\"replay\"} %d\n", s_exists (cli) ? 2 : 1);
+        CHECK (rep && rep->body_case == COPILOT__V1__ENVELOPE__BODY_METRICS_REPLY
+                   && strstr (rep->metrics_reply->text, want),
+               "replay metric missing: %.2000s",
+               rep && rep->body_case == COPILOT__V1__ENVELOPE__BODY_METRICS_REPLY
+                   ? (strstr (rep->metrics_reply->text, "copilot_explain") ? strstr (rep->metrics_reply->text, "copilot_explain")
+                                                                           : rep->metrics_reply->text)
+                   : "(no reply)");
+        env_free (rep);
+    }
+
     env_free (rep1);
     env_free (rep2);
     env_free (rep4);
