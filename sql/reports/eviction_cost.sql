@@ -15,13 +15,17 @@
 -- Only jobs that use spot or had evictions. Ordered by eviction cost DESC,
 -- then net benefit ASC, job_id.
 -- Parameters: :from, :to, :workspace, :th_*.
-WITH d AS (
+WITH ev AS MATERIALIZED (
+  -- usage rows that carry a SPOT_EVICTION event (events has no index on
+  -- compute_usage_id, so collect them once)
+  SELECT DISTINCT e.compute_usage_id FROM events e WHERE e.event_type = 'SPOT_EVICTION'
+),
+d AS (
   SELECT r.job_run_id, r.job_id, j.job_name, r.run_status, r.spot_ratio, r.start_time,
          u.usage_date, u.total_cost, u.compute_usage_id,
-         EXISTS (SELECT 1 FROM events e WHERE e.compute_usage_id = u.compute_usage_id
-                 AND e.event_type = 'SPOT_EVICTION') AS evicted
-  FROM job_runs r JOIN jobs j ON j.job_id = r.job_id
-  JOIN compute_usage u ON u.parent_id = r.job_run_id
+         u.compute_usage_id IN (SELECT compute_usage_id FROM ev) AS evicted
+  FROM compute_usage u JOIN job_runs r ON r.job_run_id = u.parent_id
+  JOIN jobs j ON j.job_id = r.job_id
   WHERE u.parent_type = 'JOB_RUN' AND u.usage_date BETWEEN :from AND :to
     AND (:workspace IS NULL OR j.workspace_id = :workspace)
 ),

@@ -26,7 +26,7 @@ WITH job_runs_enriched AS (
     u.avg_cpu_utilization,
     u.avg_memory_gb
   FROM job_runs r
-  JOIN jobs j ON j.job_id = r.job_id
+  CROSS JOIN jobs j ON j.job_id = r.job_id   -- scan runs once; jobs by primary key
   LEFT JOIN compute_usage u ON u.parent_id = r.job_run_id AND u.parent_type = 'JOB_RUN'
   WHERE COALESCE(u.usage_date, date(r.start_time)) BETWEEN :from AND :to
     AND (:workspace IS NULL OR j.workspace_id = :workspace)

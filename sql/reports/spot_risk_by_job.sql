@@ -43,22 +43,29 @@ WITH job_runs_detail AS (
     AND u.usage_date BETWEEN :from AND :to
     AND (:workspace IS NULL OR j.workspace_id = :workspace)
 ),
+ev AS MATERIALIZED (
+  -- SPOT_EVICTION events once (events has no index on compute_usage_id);
+  -- every use below looks usage rows up by primary key from here
+  SELECT e.event_id, e.event_time, e.compute_usage_id
+  FROM events e WHERE e.event_type = 'SPOT_EVICTION'
+),
+evicted AS (
+  -- the evicted runs of job_runs_detail, reached by primary keys from ev
+  SELECT r.job_id, r.job_run_id, u.usage_date, r.start_time, ev.event_id, ev.event_time
+  FROM ev JOIN compute_usage u ON u.compute_usage_id = ev.compute_usage_id
+  JOIN job_runs r ON r.job_run_id = u.parent_id
+  JOIN jobs j ON j.job_id = r.job_id
+  WHERE u.parent_type = 'JOB_RUN' AND u.usage_date BETWEEN :from AND :to
+    AND (:workspace IS NULL OR j.workspace_id = :workspace)
+),
 eviction_counts AS (
-  SELECT
-    jrd.job_id,
-    COUNT(DISTINCT e.event_id) AS eviction_count,
-    COUNT(DISTINCT DATE(e.event_time)) AS days_with_evictions
-  FROM job_runs_detail jrd
-  JOIN events e ON e.compute_usage_id = jrd.compute_usage_id
-  WHERE e.event_type = 'SPOT_EVICTION'
-  GROUP BY jrd.job_id
+  SELECT job_id, COUNT(DISTINCT event_id) AS eviction_count,
+         COUNT(DISTINCT DATE(event_time)) AS days_with_evictions
+  FROM evicted GROUP BY job_id
 ),
 evicted_days AS (
-  SELECT jrd.job_id, jrd.usage_date, MIN(jrd.start_time) AS first_evicted_start
-  FROM job_runs_detail jrd
-  WHERE EXISTS (SELECT 1 FROM events e
-                WHERE e.compute_usage_id = jrd.compute_usage_id AND e.event_type = 'SPOT_EVICTION')
-  GROUP BY jrd.job_id, jrd.usage_date
+  SELECT job_id, usage_date, MIN(start_time) AS first_evicted_start
+  FROM evicted GROUP BY job_id, usage_date
 ),
 eviction_cost AS (
   SELECT

@@ -1006,7 +1006,37 @@ s_run (rs_engine_t *e, const rs_report_t *rep, const rs_pset_t *ps, const char *
                                 "label", label ? label : rows->cols[c].name);
         json_array_append_new (cols, co);
     }
-    json_object_set_new (res, "rows", s_rows_json (rows));
+    if (rep->out_where || rep->out_limit) {
+        /* rows_output: the result lists a subset (measures, tables, chart and
+         * selections above/below still see every row) */
+        json_t *ra = json_array ();
+        long lim = rs_eval_limit (rep->out_limit, &gs, &e->arena, err, sizeof err);
+        if (lim == -2) {
+            json_decref (ra);
+            rc = s_fail (e, RS_E_REGISTRY, "report %s: rows_output limit: %s", rep->id, err);
+            goto done;
+        }
+        size_t listed = 0;
+        for (size_t r = 0; r < rows->nrows && (lim < 0 || listed < (size_t) lim); r++) {
+            if (rep->out_where) {
+                rs_rowctx_t rc2 = {rows, r};
+                rs_scope_t sc = {rs_row_lookup, NULL, &rc2, &gs};
+                bool on;
+                if (rs_expr_truth (rep->out_where, &sc, &e->arena, &on, err, sizeof err) != 0) {
+                    json_decref (ra);
+                    rc = s_fail (e, RS_E_REGISTRY, "report %s: rows_output: %s", rep->id, err);
+                    goto done;
+                }
+                if (!on)
+                    continue;
+            }
+            json_array_append_new (ra, rs_table_row_json (rows, r, NULL, 0));
+            listed++;
+        }
+        json_object_set_new (res, "rows", ra);
+        json_object_set_new (res, "rows_total", json_integer ((json_int_t) rows->nrows));
+    } else
+        json_object_set_new (res, "rows", s_rows_json (rows));
 
     /* KPIs */
     json_t *kpis = json_array ();

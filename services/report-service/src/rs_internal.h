@@ -151,6 +151,8 @@ typedef struct {
     rs_tspec_t *tables;
     int ntables;
     json_t *chart;           /* borrowed template */
+    rs_expr_t *out_where;    /* rows_output: which rows the result lists (NULL = all) */
+    rs_expr_t *out_limit;
     const char *entity_type;   /* fixed type, or NULL when entity_type_expr is used */
     rs_expr_t *entity_type_expr;
     rs_expr_t *entity_id, *entity_name;

@@ -529,6 +529,11 @@ s_report (ld_t *ld, const char *dir, json_t *o, rs_report_t *r, int order)
     }
 
     r->chart = json_object_get (o, "chart");
+    json_t *ro = json_object_get (o, "rows_output");
+    if (ro) {
+        r->out_where = s_expr_field (ld, ro, "where", false);
+        r->out_limit = s_expr_field (ld, ro, "limit", false);
+    }
     json_t *ent = json_object_get (o, "entity");
     r->entity_type = s_str (ld, ent, "type", false);
     r->entity_type_expr = s_expr_field (ld, ent, "type_expr", false);
