@@ -15,6 +15,7 @@ typedef struct {
 
 typedef struct {
     int64_t rows;       /* source rows read */
+    int64_t rows_changed; /* new or different landing rows (0: nothing written) */
     int files;
     double seconds;
     int64_t data_version;
