@@ -60,6 +60,17 @@
  *                           (subscribers connect; the event bus binds its XPUB)
  *   log.level               COPILOT_LOG_LEVEL, debug|info|warn|error, default info
  *   <key>.drain_ms          grace period for in-flight work on SIGTERM, default 500
+ *   curve.enabled           COPILOT_CURVE_ENABLED, default false: CURVE encryption +
+ *                           ZAP authentication on every bus socket of the daemon
+ *                           (server, clients, publisher, subscriber). Keys:
+ *                           curve.server_secret / <key>.curve_server_secret,
+ *                           curve.server_public / <target>.curve_server_public,
+ *                           curve.client_secret (+ curve.client_public),
+ *                           curve.allowed_clients, curve.allowed_clients_file —
+ *                           all documented in bus_curve.h and deploy/README.md.
+ *                           An incomplete or invalid CURVE config is a config
+ *                           error (exit PROC_EXIT_CONFIG, message names the key,
+ *                           never the key material).
  *
  * Readiness: svc_run prints exactly one line "READY <name> <endpoint>\n" on
  * stdout (flushed) once the server is bound AND the daemon is ready (ready

@@ -28,6 +28,7 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "bus_curve.h"
 #include "bus_internal.h"
 #include "bus_uv.h"
 #include "clock.h"
@@ -108,7 +109,8 @@ bus_client_t *bus_client_new (void *zctx, const char *endpoint, const char *serv
         bus__set_error ("zmq_socket(DEALER): %s", zmq_strerror (errno));
         goto fail;
     }
-    if (bus_socket_defaults (self->sock, true) != 0)
+    if (bus_socket_defaults (self->sock, true) != 0
+        || bus_curve_apply (zctx, self->sock, BUS_CURVE_CLIENT, target) != 0)
         goto fail;
     if (zmq_connect (self->sock, endpoint) != 0) {
         bus__set_error ("cannot connect %s: %s", endpoint, zmq_strerror (errno));

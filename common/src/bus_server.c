@@ -28,6 +28,7 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "bus_curve.h"
 #include "bus_internal.h"
 #include "bus_uv.h"
 #include "clock.h"
@@ -140,7 +141,8 @@ bus_server_t *bus_server_new (void *zctx, const char *endpoint, const char *serv
         bus__set_error ("zmq_socket(ROUTER): %s", zmq_strerror (errno));
         goto fail;
     }
-    if (bus_socket_defaults (self->sock, false) != 0)
+    if (bus_socket_defaults (self->sock, false) != 0
+        || bus_curve_apply (zctx, self->sock, BUS_CURVE_SERVER, NULL) != 0)
         goto fail;
     if (zmq_bind (self->sock, endpoint) != 0) {
         bus__set_error ("cannot bind %s: %s", endpoint, zmq_strerror (errno));

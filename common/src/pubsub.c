@@ -28,6 +28,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "bus_curve.h"
 #include "bus_internal.h"
 #include "bus_uv.h"
 #include "clock.h"
@@ -99,7 +100,11 @@ static void *s_open (void *zctx, int type, const char *endpoint)
         bus__set_error ("zmq_socket: %s", zmq_strerror (errno));
         return NULL;
     }
-    if (bus_socket_defaults (sock, false) != 0) {
+    /* CURVE (bus_curve.h): a bound socket is the server side, a connected
+     * one is a client of the event bus. No-op without a policy. */
+    if (bus_socket_defaults (sock, false) != 0
+        || bus_curve_apply (zctx, sock, endpoint[0] == '@' ? BUS_CURVE_SERVER : BUS_CURVE_CLIENT,
+                            "event-bus") != 0) {
         bus_socket_close (&sock);
         return NULL;
     }

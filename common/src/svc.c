@@ -34,6 +34,7 @@
 #include <zmq.h>
 
 #include "buf.h"
+#include "bus_curve.h"
 #include "bus_internal.h"
 #include "clock.h"
 #include "str.h"
@@ -442,14 +443,36 @@ svc_t *svc_new (const char *name, int argc, char **argv, int *exit_code)
         *exit_code = PROC_EXIT_CONFIG;
         goto fail;
     }
+    /* CURVE (bus_curve.h): validated before anything binds, installed on the
+     * context right after it exists so the server socket below is secured
+     * and the ZAP handler is bound before it. */
+    bus_curve_t *curve = NULL;
+    char curve_err[512];
+    if (bus_curve_from_cfg (self->cfg, name, &curve, curve_err, sizeof curve_err) != 0) {
+        log_error ("svc.config", "%s", curve_err);
+        *exit_code = PROC_EXIT_CONFIG;
+        goto fail;
+    }
     if (proc_init () != 0) {
+        bus_curve_destroy (&curve);
         log_error ("svc.signals", "cannot install signal handlers: %s", strerror (errno));
         goto fail;
     }
     self->zctx = proc_zmq_ctx_new ();
     if (!self->zctx) {
+        bus_curve_destroy (&curve);
         log_error ("svc.zmq", "cannot create zmq context: %s", zmq_strerror (errno));
         goto fail;
+    }
+    if (curve) {
+        size_t nallowed = bus_curve_allowed_count (curve);
+        if (bus_curve_install (self->zctx, &curve) != 0) {
+            bus_curve_destroy (&curve);
+            log_error ("svc.curve", "%s", bus_last_error ());
+            goto fail;
+        }
+        log_info ("svc.curve", "CURVE encryption on; %zu client key(s) allowed by the ZAP handler",
+                  nallowed);
     }
     if (uv_loop_init (&self->loop) != 0) {
         log_error ("svc.uv", "cannot create the event loop");
@@ -647,6 +670,8 @@ int svc_run (svc_t *self)
      * daemon stopped its own handles. Make sure everything is closed. */
     s_shutdown (self);
     uv_run (&self->loop, UV_RUN_DEFAULT);
+    if (self->zctx)
+        bus_curve_uninstall (self->zctx);
     proc_zmq_ctx_term (&self->zctx);
     int rc = uv_loop_close (&self->loop);
     if (rc != 0) {
@@ -684,6 +709,8 @@ void svc_destroy (svc_t **self_p)
     } else {
         s_shutdown (self);
     }
+    if (self->zctx)
+        bus_curve_uninstall (self->zctx);
     proc_zmq_ctx_term (&self->zctx);
     while (self->subs) {
         sub_entry_t *s = self->subs;

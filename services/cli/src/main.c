@@ -22,7 +22,9 @@
     X (explain, "Explain a report selection by chip or question (asks the running prompt-builder)") \
     X (up, "Start every daemon under a supervisor; prints url= and token= when ready")    \
     X (status, "Show each daemon's health, pid, uptime and restarts")                      \
-    X (down, "Stop everything 'copilot up' started, gracefully")
+    X (down, "Stop everything 'copilot up' started, gracefully")                           \
+    X (ping, "Ping one daemon (health check): exit 0 when it answers and is ready")          \
+    X (keygen, "Print a new CURVE keypair (Z85) for encrypted, authenticated daemons")
 
 #define CLI_DECLARE(name, summary) int cmd_##name (int argc, char **argv);
 CLI_COMMANDS (CLI_DECLARE)

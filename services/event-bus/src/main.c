@@ -16,6 +16,10 @@
  * event_bus.hwm, default 10000) is full, without blocking the others;
  * subscribers see the loss as a seq gap.
  *
+ * CURVE (bus_curve.h): with curve.enabled both XSUB and XPUB are CURVE
+ * servers (key event_bus.curve_server_secret or curve.server_secret) and
+ * the ZAP handler admits only allow-listed publishers and subscribers.
+ *
  * Exit codes: runtime.h (0 clean, 2 usage, 3 config, 4 bind).
  */
 #include <errno.h>
@@ -24,6 +28,7 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "bus_curve.h"
 #include "bus_uv.h"
 #include "svc.h"
 
@@ -94,6 +99,11 @@ static void *s_bind (svc_t *svc, int type, const char *endpoint, int hwm)
     void *s = zmq_socket (svc_zctx (svc), type);
     if (!s)
         return NULL;
+    if (bus_curve_apply (svc_zctx (svc), s, BUS_CURVE_SERVER, NULL) != 0) {
+        log_error ("bus.bind", "CURVE for %s: %s", endpoint, bus_last_error ());
+        bus_socket_close (&s);
+        return NULL;
+    }
     if (bus_socket_defaults (s, false) != 0
         || zmq_setsockopt (s, ZMQ_SNDHWM, &hwm, sizeof hwm) != 0
         || zmq_setsockopt (s, ZMQ_RCVHWM, &hwm, sizeof hwm) != 0 || zmq_bind (s, endpoint) != 0) {
