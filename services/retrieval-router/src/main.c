@@ -39,6 +39,7 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "bus_curve.h"
 #include "bus_uv.h"
 #include "clock.h"
 #include "str.h"
@@ -538,6 +539,7 @@ main (int argc, char **argv)
     r.backend = zmq_socket (svc_zctx (svc), ZMQ_ROUTER);
     int one = 1;
     if (!r.backend || bus_socket_defaults (r.backend, false) != 0
+        || bus_curve_apply (svc_zctx (svc), r.backend, BUS_CURVE_SERVER, NULL) != 0   /* CURVE when enabled */
         || zmq_setsockopt (r.backend, ZMQ_ROUTER_MANDATORY, &one, sizeof one) != 0
         || bus_prepare_endpoint (r.backend_ep) != 0 || zmq_bind (r.backend, r.backend_ep) != 0) {
         log_error ("router.bind", "cannot bind backend %s: %s", r.backend_ep, zmq_strerror (errno));

@@ -40,6 +40,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "bus_curve.h"
 #include "bus_uv.h"
 #include "clock.h"
 #include "rt.h"
@@ -330,6 +331,7 @@ s_connect (s_worker_t *w)
     if (!w->dealer)
         return -1;
     if (bus_socket_defaults (w->dealer, false) != 0
+        || bus_curve_apply (svc_zctx (w->svc), w->dealer, BUS_CURVE_CLIENT, "retrieval-router") != 0
         || zmq_setsockopt (w->dealer, ZMQ_ROUTING_ID, w->worker_id, strlen (w->worker_id)) != 0
         || zmq_connect (w->dealer, w->backend) != 0) {
         log_error ("worker.connect", "cannot connect to router backend %s: %s", w->backend, zmq_strerror (errno));
