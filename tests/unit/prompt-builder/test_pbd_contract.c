@@ -54,13 +54,21 @@ test_lg_parses_our_facts (void **state)
     assert_string_equal (lg_facts_chip_kind (f), "spike");
     assert_string_equal (lg_facts_chip_lane (f), "Diagnose");
     assert_int_equal (lg_facts_count (f), 5);
+    /* Numeric facts first (report order), textual ones after. */
     const lg_fact_t *f0 = lg_facts_at (f, 0);
-    assert_false (f0->has_value);
-    assert_string_equal (f0->text, "Daily Financial Aggregation");
-    const lg_fact_t *f1 = lg_facts_at (f, 1);
-    assert_true (f1->has_value);
-    assert_true (f1->value == 5548.9989504);
-    assert_int_equal (f1->n_row_keys, 2);
+    assert_string_equal (f0->name, "cost_total_usd");
+    assert_true (f0->has_value);
+    assert_true (f0->value == 5548.9989504);
+    assert_int_equal (f0->n_row_keys, 2);
+    assert_string_equal (lg_facts_at (f, 1)->name, "cost_share_pct");
+    assert_string_equal (lg_facts_at (f, 2)->name, "error_signature");
+    const lg_fact_t *f3 = lg_facts_at (f, 3);
+    assert_string_equal (f3->name, "job_name");
+    assert_false (f3->has_value);
+    assert_string_equal (f3->text, "Daily Financial Aggregation");
+    assert_string_equal (lg_facts_at (f, 4)->name, "config_change");
+    /* A chip click carries no "question". */
+    assert_string_equal (lg_facts_question (f), "");
     assert_int_equal (lg_facts_n_signatures (f), 1);
     assert_string_equal (lg_facts_signature (f, 0)->signature, "SpotInstanceTerminated: Instance reclaimed during peak usage");
     assert_true (lg_facts_signature (f, 0)->count == 9);
