@@ -123,7 +123,12 @@ int bus_curve_from_cfg (cfg_t *cfg, const char *service, bus_curve_t **out, char
 
 /* Installs *curve_p (ownership taken, *curve_p = NULL) as the policy of
  * `zctx`; zctx NULL installs the PROCESS DEFAULT used by contexts without a
- * policy of their own (bus_call's private contexts in the CLI). Replaces and
+ * policy of their own (bus_call's private contexts in the CLI). When nobody
+ * installed one, the process default is built ONCE from the environment
+ * (COPILOT_CURVE_ENABLED and the other COPILOT_CURVE_* variables, service
+ * NULL) the first time a socket needs it, so every CLI command works
+ * against a CURVE cluster; an invalid environment makes bus_curve_apply
+ * fail with the reason instead of silently going plaintext. Replaces and
  * frees a previous policy of the same context only when that context has no
  * ZAP handler running (else BUS_E_INVALID). 0, BUS_E_INVALID, BUS_E_NOMEM. */
 int bus_curve_install (void *zctx, bus_curve_t **curve_p);

@@ -763,11 +763,40 @@ static slot_t *s_alloc (void *zctx)
     return NULL;
 }
 
+/* The process default is loaded from the environment (COPILOT_CURVE_*) on
+ * first need when nobody installed one, so every CLI command (bus_call,
+ * pubsub in a private context) talks CURVE to a CURVE cluster without code
+ * of its own. Tried once; the cfg stays alive for the peer lookup. Lock held. */
+static bool s_env_tried;
+static cfg_t *s_env_cfg;
+static char s_env_err[512];
+
+static void s_load_env_default (void)
+{
+    if (s_env_tried || s_default)
+        return;
+    s_env_tried = true;
+    const char *e = getenv ("COPILOT_CURVE_ENABLED");
+    if (!e || !e[0])
+        return;
+    const char *err = NULL;
+    s_env_cfg = cfg_new (NULL, &err);
+    if (!s_env_cfg) {
+        snprintf (s_env_err, sizeof s_env_err, "CURVE from the environment: %s", err ? err : "?");
+        return;
+    }
+    bus_curve_t *c = NULL;
+    if (bus_curve_from_cfg (s_env_cfg, NULL, &c, s_env_err, sizeof s_env_err) != 0)
+        return;
+    s_default = c;
+}
+
 static bus_curve_t *s_policy (void *zctx)
 {
     slot_t *s = zctx ? s_find (zctx) : NULL;
     if (s && s->curve)
         return s->curve;
+    s_load_env_default ();
     return s_default;
 }
 
@@ -869,6 +898,11 @@ int bus_curve_apply (void *zctx, void *zsock, int role, const char *target)
     pthread_mutex_lock (&s_mu);
     int rc = BUS_OK;
     bus_curve_t *c = s_policy (zctx);
+    if (!c && s_env_err[0]) {
+        bus__set_error ("%s", s_env_err);   /* misconfigured: refuse rather than go plaintext */
+        rc = BUS_E_INVALID;
+        goto done;
+    }
     if (!c)
         goto done;
     if (role == BUS_CURVE_SERVER) {

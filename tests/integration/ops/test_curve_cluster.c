@@ -126,6 +126,8 @@ int main (int argc, char **argv)
     char run_dir[600];
     str_fmt (run_dir, sizeof run_dir, "%s/run", ops_dir ());
     setenv ("COPILOT_RUN_DIR", run_dir, 1);
+    /* COPILOT_CURVE_ENABLED is set only around spawns: this process's own
+     * plaintext context must not pick up the environment default. */
     setenv ("COPILOT_CURVE_ENABLED", "true", 1);
     setenv ("COPILOT_CURVE_SERVER_SECRET", s_srv.sec, 1);
     setenv ("COPILOT_CURVE_SERVER_PUBLIC", s_srv.pub, 1);
@@ -136,6 +138,7 @@ int main (int argc, char **argv)
     ops_wait_ready (bus, 15000);
     ops_proc_t *dmn = ops_spawn ("curve-a", (char *[]){argv[2], (char *) "--as", (char *) "curve-a", NULL});
     ops_wait_ready (dmn, 15000);
+    unsetenv ("COPILOT_CURVE_ENABLED");
     char sub_ep[700];
     str_fmt (sub_ep, sizeof sub_ep, "ipc://%s/bus-sub.sock", run_dir);
 
@@ -205,6 +208,7 @@ int main (int argc, char **argv)
     s_ctx_done (&plain);
 
     /* 6: misconfiguration names the key, never the value. */
+    setenv ("COPILOT_CURVE_ENABLED", "true", 1);
     setenv ("COPILOT_CURVE_SERVER_SECRET", "abcdefghij-not-a-key-abcdefghij-zzzzzzzzz", 1);
     ops_proc_t *bad = ops_spawn ("curve-bad", (char *[]){argv[2], (char *) "--as", (char *) "curve-bad", NULL});
     int st = ops_wait_exit (bad, 10000);
