@@ -444,6 +444,7 @@ async function renderChart(seq) {
     }
     state.embed = res;
     res.view.addEventListener('click', onChartClick);
+    syncChartParams();
     chart.dataset.rendered = 'true';
     msg.textContent = 'Click a bar, point or cell to select that entity.';
   } catch (e) {
@@ -533,7 +534,32 @@ function select(sel, origin) {
   renderSelected();
   markTableRows();
   updateAskScope();
+  syncChartParams();
   $('selection').scrollIntoView({ block: 'nearest', behavior: 'smooth' });
+}
+
+/**
+ * When the chart has a select-bound parameter whose options include the
+ * selected entity (the anomaly timeline's "entity" picker), point it at the
+ * selection so the chart shows what was selected from a row or an alert.
+ */
+function syncChartParams() {
+  const sel = state.selection;
+  const res = state.embed;
+  const chart = state.result && state.result.chart;
+  if (!sel || !res || !chart || !Array.isArray(chart.params)) return;
+  const k = sel.entity_id.lastIndexOf(':');
+  const candidates = [sel.entity_id, k > 0 ? sel.entity_id.slice(0, k) : ''];
+  for (const p of chart.params) {
+    const opts = p && p.bind && Array.isArray(p.bind.options) ? p.bind.options : null;
+    if (!opts || typeof p.name !== 'string') continue;
+    const v = candidates.find((c) => c && opts.includes(c));
+    try {
+      if (v !== undefined && res.view.signal(p.name) !== v) res.view.signal(p.name, v).runAsync();
+    } catch {
+      /* the compiled view has no such signal */
+    }
+  }
 }
 
 function clearSelection() {

@@ -235,7 +235,30 @@ export function parseMarkdown(text) {
 // ---------------------------------------------------------------- inline --
 
 const PUNCT = '!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~';
-const RE_BARE_URL = /^https?:\/\/[^\s<>"'`]+/i;
+// The scanner never copies the rest of the string to look at a position:
+// sticky (y) regexes match in place (used only where a URL can start), and
+// plain text and backtick runs are measured with character loops, so long
+// answers parse in linear time.
+const RE_BARE_URL = /https?:\/\/[^\s<>"'`]+/iy;
+const RE_AUTOLINK = /<(https?:\/\/[^\s<>]+)>/iy;
+// Characters that may start inline syntax; everything else is plain text.
+const SPECIAL = new Set(['\\', '\n', '`', '[', '!', '<', 'h', 'H', '*', '_', '~']);
+
+function matchAt(re, s, i) {
+  re.lastIndex = i;
+  return re.exec(s);
+}
+
+function startsUrl(s, i) {
+  return s.slice(i, i + 4).toLowerCase() === 'http';
+}
+
+/** The run of backticks starting at s[i]. */
+function ticksAt(s, i) {
+  let j = i;
+  while (s[j] === '`') j++;
+  return s.slice(i, j);
+}
 
 function isAlnum(c) {
   return c !== undefined && /[\p{L}\p{N}]/u.test(c);
@@ -255,7 +278,7 @@ function findClose(s, delim, from) {
     }
     if (s[k] === '`') {
       // Skip code spans inside emphasis.
-      const run = /^`+/.exec(s.slice(k))[0];
+      const run = ticksAt(s, k);
       const end = s.indexOf(run, k + run.length);
       if (end > 0) k = end + run.length - 1;
       continue;
@@ -308,28 +331,30 @@ function parseLinkTarget(s, pos) {
   return { url, end: k + 1 };
 }
 
-/** Finds the "]" that closes a link label opened at s[pos] === '['. */
-function findLabelEnd(s, pos) {
-  let depth = 0;
-  for (let k = pos; k < s.length; k++) {
+/**
+ * Pairs every '[' with the ']' that closes it (escapes and code spans
+ * skipped) in one pass: Map(open index -> close index). Unclosed '[' are
+ * absent. Linear, so a run of thousands of '[' cannot stall the page.
+ */
+function matchBrackets(s) {
+  const pairs = new Map();
+  const stack = [];
+  for (let k = 0; k < s.length; k++) {
     const c = s[k];
     if (c === '\\') {
       k++;
       continue;
     }
     if (c === '`') {
-      const run = /^`+/.exec(s.slice(k))[0];
+      const run = ticksAt(s, k);
       const end = s.indexOf(run, k + run.length);
-      if (end > 0) k = end + run.length - 1;
+      k = end > 0 ? end + run.length - 1 : k + run.length - 1;
       continue;
     }
-    if (c === '[') depth++;
-    else if (c === ']') {
-      depth--;
-      if (depth === 0) return k;
-    }
+    if (c === '[') stack.push(k);
+    else if (c === ']' && stack.length) pairs.set(stack.pop(), k);
   }
-  return -1;
+  return pairs;
 }
 
 /** Parses inline Markdown into nodes (pure; no DOM). */
@@ -342,8 +367,20 @@ export function parseInline(text, depth = 0) {
     buf = '';
   };
   const deeper = depth < MAX_DEPTH;
+  // findClose() depends only on the string and the start position, so once a
+  // delimiter has no closer from position p it has none from any later one:
+  // remembering that keeps runs of unmatched '*' or '_' linear.
+  const noCloseFrom = {};
+  let brackets = null;   // matchBrackets(s), computed at the first '['
   let i = 0;
   while (i < s.length) {
+    let j = i;
+    while (j < s.length && !SPECIAL.has(s[j])) j++;
+    if (j > i) {
+      buf += s.slice(i, j);
+      i = j;
+      continue;
+    }
     const c = s[i];
     if (c === '\\' && i + 1 < s.length && PUNCT.includes(s[i + 1])) {
       buf += s[i + 1];
@@ -357,7 +394,7 @@ export function parseInline(text, depth = 0) {
       continue;
     }
     if (c === '`') {
-      const run = /^`+/.exec(s.slice(i))[0];
+      const run = ticksAt(s, i);
       const end = s.indexOf(run, i + run.length);
       if (end > 0 && s[end + run.length] !== '`') {
         flush();
@@ -374,7 +411,8 @@ export function parseInline(text, depth = 0) {
     if ((c === '[' || (c === '!' && s[i + 1] === '[')) && deeper) {
       const image = c === '!';
       const open = image ? i + 1 : i;
-      const close = findLabelEnd(s, open);
+      if (!brackets) brackets = matchBrackets(s);
+      const close = brackets.has(open) ? brackets.get(open) : -1;
       if (close > 0 && s[close + 1] === '(') {
         const target = parseLinkTarget(s, close + 1);
         if (target) {
@@ -388,8 +426,8 @@ export function parseInline(text, depth = 0) {
         }
       }
     }
-    if (c === '<') {
-      const m = /^<(https?:\/\/[^\s<>]+)>/i.exec(s.slice(i));
+    if (c === '<' && startsUrl(s, i + 1)) {
+      const m = matchAt(RE_AUTOLINK, s, i);
       if (m) {
         flush();
         out.push({ type: 'link', href: m[1], children: [{ type: 'text', value: m[1] }] });
@@ -397,8 +435,8 @@ export function parseInline(text, depth = 0) {
         continue;
       }
     }
-    if ((c === 'h' || c === 'H') && !isAlnum(s[i - 1])) {
-      const m = RE_BARE_URL.exec(s.slice(i));
+    if ((c === 'h' || c === 'H') && startsUrl(s, i) && !isAlnum(s[i - 1])) {
+      const m = matchAt(RE_BARE_URL, s, i);
       if (m) {
         let url = m[0];
         // Trailing punctuation belongs to the sentence, not the URL.
@@ -422,7 +460,12 @@ export function parseInline(text, depth = 0) {
       const delim = dbl ? c + c : c;
       const leftOk = !isSpace(s[i + delim.length]) && !(c === '_' && isAlnum(s[i - 1]));
       if (leftOk) {
-        const end = findClose(s, delim, i + delim.length);
+        const from = i + delim.length;
+        let end = -1;
+        if (!(noCloseFrom[delim] <= from)) {
+          end = findClose(s, delim, from);
+          if (end < 0) noCloseFrom[delim] = from;
+        }
         if (end > i + delim.length) {
           flush();
           const type = c === '~' ? 'del' : dbl ? 'strong' : 'em';
@@ -521,7 +564,7 @@ function renderInline(doc, nodes, parent) {
   }
 }
 
-const HEADING_TAGS = ['h3', 'h3', 'h4', 'h5', 'h6', 'h6', 'h6'];
+const HEADING_TAGS = ['h3', 'h3', 'h3', 'h4', 'h5', 'h6', 'h6'];
 
 function renderBlocks(doc, blocks, parent) {
   for (const b of blocks) {
