@@ -24,6 +24,7 @@
 #include "svc.h"
 
 #define MAX_PARAMS 16
+#define PING_TIMEOUT_MS 3000
 
 static void
 s_help (FILE *out)
@@ -430,6 +431,23 @@ cmd_explain (int argc, char **argv)
         || (request_id && env_set_str (&req->header->request_id, request_id) != 0)) {
         cli_error ("explain", "out of memory");
         goto done;
+    }
+    /* A quick Ping first: a daemon that is not running is reported in a few
+     * seconds instead of at the end of the Explain deadline. */
+    {
+        env_t *ping = env_new ("cli");
+        Copilot__V1__PingRequest *pr = env_msg_new (&copilot__v1__ping_request__descriptor);
+        env_t *pong = NULL;
+        if (ping && pr && env_set_body (ping, COPILOT__V1__ENVELOPE__BODY_PING_REQUEST, pr) == 0)
+            bus_call (ep, ping, &pong, timeout < PING_TIMEOUT_MS ? timeout : PING_TIMEOUT_MS);
+        env_free (ping);
+        bool up = pong && pong->body_case == COPILOT__V1__ENVELOPE__BODY_PING_REPLY;
+        env_free (pong);
+        if (!up) {
+            cli_error ("explain", "prompt-builder is not reachable at %s (is it running? see copilot up / copilot status)",
+                       ep);
+            goto done;
+        }
     }
     bus_call (ep, req, &rep, timeout);
     if (!rep) {

@@ -86,7 +86,10 @@ int pbd_history_count (pbd_history_t *self, const char *request_id);
 /* Message of the last failure ("" when none). */
 const char *pbd_history_error (pbd_history_t *self);
 
+/* Frees an entry returned by pbd_history_get (all its strings and the
+ * reply). NULL-safe; sets *entry_p = NULL. */
 void pbd_entry_destroy (pbd_entry_t **entry_p);
+/* Frees the array of pbd_history_list and its n entries. NULL-safe. */
 void pbd_entries_free (pbd_entry_t **list, size_t n);
 
 /* Appends the sources as the JSON array stored in sources_json. 0,
