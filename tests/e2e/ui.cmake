@@ -27,9 +27,5 @@ if(TARGET copilot AND TARGET gateway AND TARGET copilot_web)
                    --artifacts ${E2E_DIR}/artifacts
                    --screenshot ${CMAKE_SOURCE_DIR}/docs/screenshot.png
            WORKING_DIRECTORY ${E2E_DIR})
-  # The report-service publishes the alerts it finds at start-up after
-  # alert_delay_ms; the gateway starts last, so give it time to subscribe
-  # (the UI then replays them from the gateway's event ring).
-  set_tests_properties(e2e.ui PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77 LABELS e2e
-                       ENVIRONMENT "COPILOT_REPORT_SERVICE_ALERT_DELAY_MS=30000")
+  set_tests_properties(e2e.ui PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77 LABELS e2e)
 endif()

@@ -104,8 +104,14 @@ function up() {
   if (!COPILOT || !fs.existsSync(COPILOT)) throw new Error(`copilot binary not found (${COPILOT}); pass --copilot`);
   if (!DB || !fs.existsSync(DB)) throw new Error(`fixture DB not found (${DB}); pass --db`);
   clusterUp = true;   // from here on, always try `copilot down`
+  // The report-service publishes the alerts it finds at start-up after
+  // report_service.alert_delay_ms (default 1 s); `copilot up` starts the
+  // gateway last, so without a longer delay those alerts are gone before the
+  // gateway subscribes. 30 s is well after the gateway is up; the UI gets
+  // them live or from the gateway's event ring.
+  const env = { COPILOT_REPORT_SERVICE_ALERT_DELAY_MS: '30000', ...process.env };
   const r = spawnSync(COPILOT, ['up', '--db', DB, '--data-dir', dataDir, '--http-port', '0', '--replicas', '1'],
-    { encoding: 'utf8', timeout: 180_000, env: { ...process.env } });
+    { encoding: 'utf8', timeout: 180_000, env });
   const out = r.stdout || '';
   const u = /^url=(\S+)$/m.exec(out);
   const t = /^token=([0-9a-f]{16,})$/m.exec(out);
