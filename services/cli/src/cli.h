@@ -33,4 +33,31 @@ int cli_parse (const char *cmd, int argc, char **argv, int first, const cli_opt_
 /* Prints "copilot <cmd>: <message>" on stderr; returns CLI_FAIL. */
 int cli_error (const char *cmd, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
 
+/* ---- talking to the running cluster (cli_bus.c) ---------------------------
+ * env_t is Copilot__V1__Envelope (env.h); declared here without the header. */
+struct Copilot__V1__Envelope;
+
+/* Resolves the endpoint of daemon `service` ("report-service", or "bus-sub" /
+ * "bus-pub" for the event bus) into out: `endpoint` when not NULL; else, when
+ * `data_dir` is not NULL, ipc://<data_dir>/run/<service>.sock (the cluster of
+ * `copilot up --data-dir DIR`); else the configuration as the daemons read it
+ * (svc.h; `config` is an optional file, COPILOT_* environment wins).
+ * 0, or CLI_FAIL after printing "copilot <cmd>: <reason>". */
+int cli_endpoint (const char *cmd, const char *service, const char *endpoint, const char *data_dir,
+                  const char *config, char *out, size_t size);
+
+/* True when `endpoint` is ipc:// and its socket file does not exist (nothing
+ * can be listening there). */
+bool cli_endpoint_absent (const char *endpoint);
+
+/* One request to daemon `service` at `endpoint` (bus_call; `req` is NOT
+ * consumed). On success returns CLI_OK and *reply_out owns a reply whose body
+ * case is `expect` (free it with env_free). Otherwise *reply_out is NULL, a
+ * message is printed on stderr ("copilot <cmd>: ..." with the daemon's error
+ * message, or naming the daemon and endpoint when it could not be reached,
+ * its socket is missing, or the reply is unexpected) and the result is
+ * CLI_USAGE for an ERROR_INVALID_ARGUMENT reply, CLI_FAIL otherwise. */
+int cli_call (const char *cmd, const char *service, const char *endpoint, struct Copilot__V1__Envelope *req,
+              int expect, int timeout_ms, struct Copilot__V1__Envelope **reply_out);
+
 #endif

@@ -45,6 +45,7 @@ s_help (FILE *out)
              "  --db PATH         run locally on this telemetry database (read-only); without it\n"
              "                    the running report-service is asked\n"
              "  --endpoint EP     report-service endpoint (default: from the configuration)\n"
+             "  --data-dir DIR    ask the cluster started by 'copilot up --data-dir DIR'\n"
              "  --config FILE     configuration file (endpoint resolution)\n"
              "  --list            list the reports (id, pillar, status, parameters)\n"
              "  --facts TYPE:ID   EntityFacts of one entity: job:J-FIN-DAILY, compute:WH-FINANCE,\n"
@@ -213,19 +214,12 @@ s_remote (const char *endpoint, const char *report, const char *facts, bool list
     if (req->header)
         req->header->idempotent = true;
     env_t *reply = NULL;
-    int rc = bus_call (endpoint, req, &reply, 30000);
+    int out = cli_call ("report", "report-service", endpoint, req, expect, 30000, &reply);
     env_free (req);
-    if (!reply)
-        return cli_error ("report", "%s: %s", endpoint, bus_strerror (rc));
-    int out = CLI_OK;
+    if (out != CLI_OK)
+        return out;
     json_t *j = NULL;
-    if (env_is_error (reply)) {
-        const Copilot__V1__Error *e = env_error (reply);
-        fprintf (stderr, "copilot report: %s\n", e->message);
-        out = e->code == COPILOT__V1__ERROR_CODE__ERROR_INVALID_ARGUMENT ? CLI_USAGE : CLI_FAIL;
-    } else if ((int) reply->body_case != expect) {
-        out = cli_error ("report", "unexpected reply %s", env_body_name (reply->body_case));
-    } else if (list) {
+    if (list) {
         j = rs_pb_list_json (reply->list_reports_reply);
         if (json)
             s_print_json (j);
@@ -290,7 +284,7 @@ s_local (const char *db, const char *report, const char *facts, bool list, const
 int
 cmd_report (int argc, char **argv)
 {
-    const char *db = NULL, *endpoint = NULL, *config = NULL, *facts = NULL, *report = NULL;
+    const char *db = NULL, *endpoint = NULL, *config = NULL, *facts = NULL, *report = NULL, *data_dir = NULL;
     bool json = false, list = false;
     rs_param_t params[MAX_PARAMS];
     size_t np = 0;
@@ -300,10 +294,10 @@ cmd_report (int argc, char **argv)
             s_help (stdout);
             return CLI_OK;
         }
-        const char *const valued[] = {"--param", "--db", "--endpoint", "--config", "--facts"};
-        const char **dest[] = {NULL, &db, &endpoint, &config, &facts};
+        const char *const valued[] = {"--param", "--db", "--endpoint", "--config", "--facts", "--data-dir"};
+        const char **dest[] = {NULL, &db, &endpoint, &config, &facts, &data_dir};
         bool matched = false;
-        for (int k = 0; k < 5 && !matched; k++) {
+        for (int k = 0; k < 6 && !matched; k++) {
             size_t n = strlen (valued[k]);
             const char *val = NULL;
             if (strcmp (a, valued[k]) == 0) {
@@ -363,16 +357,7 @@ cmd_report (int argc, char **argv)
     if (db)
         return s_local (db, report, facts, list, params, np, json);
     char ep[1024];
-    if (!endpoint) {
-        const char *err = NULL;
-        cfg_t *cfg = cfg_new (config, &err);
-        if (!cfg)
-            return cli_error ("report", "configuration: %s", err ? err : "cannot load");
-        int erc = svc_endpoint_of (cfg, "report-service", ep, sizeof ep);
-        cfg_destroy (&cfg);
-        if (erc != 0)
-            return cli_error ("report", "cannot resolve the report-service endpoint");
-        endpoint = ep;
-    }
-    return s_remote (endpoint, report, facts, list, params, np, json);
+    if (cli_endpoint ("report", "report-service", endpoint, data_dir, config, ep, sizeof ep) != 0)
+        return CLI_FAIL;
+    return s_remote (ep, report, facts, list, params, np, json);
 }

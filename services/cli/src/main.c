@@ -16,6 +16,7 @@
     X (generate, "Generate deterministic synthetic telemetry (profiles small|medium|large)")  \
     X (import, "Import Databricks system-table exports (CSV / JSON lines) into the database") \
     X (graph, "Show the usage graph around a node: ranked subgraph, neighbours, paths")   \
+    X (reports, "List the report registry grouped by pillar (status, id, title)")           \
     X (report, "Run a report, list the registry, or show one entity's facts (local --db or daemon)") \
     X (index, "Build the retrieval index (telemetry, docs, runbooks; FAISS + FTS5)")         \
     X (search, "Hybrid search over the retrieval index or a running retrieval router") \
