@@ -28,6 +28,7 @@ RUNTIME_PKGS=(
   libuv1-dev
   libjansson-dev
   node-llhttp
+  libcmocka-dev
 )
 # Shared libraries the binaries need at run time (FAISS is linked statically;
 # it pulls BLAS/LAPACK from OpenBLAS and libgomp/libgfortran).
@@ -35,8 +36,9 @@ RUNTIME_ONLY_PKGS=(
   libzmq5 libprotobuf-c1 libsqlite3-0 sqlite3 libcurl4 libuv1 libjansson4
   libopenblas0-openmp libgomp1 libgfortran5 ca-certificates
 )
+# (libcmocka-dev is a build dependency above: every CMakeLists registers its
+# tests at configure time, so configuring without it fails.)
 TEST_PKGS=(
-  libcmocka-dev
   curl
   chromium
   fonts-noto-color-emoji
