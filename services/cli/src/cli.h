@@ -46,8 +46,8 @@ struct Copilot__V1__Envelope;
 int cli_endpoint (const char *cmd, const char *service, const char *endpoint, const char *data_dir,
                   const char *config, char *out, size_t size);
 
-/* True when `endpoint` is ipc:// and its socket file does not exist (nothing
- * can be listening there). */
+/* True when `endpoint` is ipc:// and nothing can be listening there: its
+ * socket file is missing, or refuses connections (left by a dead daemon). */
 bool cli_endpoint_absent (const char *endpoint);
 
 /* One request to daemon `service` at `endpoint` (bus_call; `req` is NOT
@@ -55,7 +55,7 @@ bool cli_endpoint_absent (const char *endpoint);
  * case is `expect` (free it with env_free). Otherwise *reply_out is NULL, a
  * message is printed on stderr ("copilot <cmd>: ..." with the daemon's error
  * message, or naming the daemon and endpoint when it could not be reached,
- * its socket is missing, or the reply is unexpected) and the result is
+ * nothing listens at its ipc socket, or the reply is unexpected) and the result is
  * CLI_USAGE for an ERROR_INVALID_ARGUMENT reply, CLI_FAIL otherwise. */
 int cli_call (const char *cmd, const char *service, const char *endpoint, struct Copilot__V1__Envelope *req,
               int expect, int timeout_ms, struct Copilot__V1__Envelope **reply_out);

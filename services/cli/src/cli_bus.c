@@ -9,13 +9,18 @@
  * else the configuration exactly as the daemons resolve it (svc.h:
  * <key>.endpoint / COPILOT_<KEY>_ENDPOINT, else ipc://<run_dir>/<name>.sock).
  *
- * cli_call checks an ipc:// endpoint's socket file first, so a command
- * against a cluster that is not running fails at once with a message naming
- * the daemon and the path, instead of waiting for its deadline.
+ * cli_call checks an ipc:// endpoint first (socket file present and
+ * accepting connections), so a command against a cluster that is not
+ * running fails at once with a message naming the daemon and the path,
+ * instead of waiting for its deadline.
  * Everything is synchronous and single-threaded (one-shot CLI process). */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "bus.h"
 #include "cfg.h"
@@ -61,8 +66,27 @@ cli_endpoint (const char *cmd, const char *service, const char *endpoint, const 
 bool
 cli_endpoint_absent (const char *endpoint)
 {
+    if (strncmp (endpoint, "ipc://", 6) != 0)
+        return false;
+    const char *path = endpoint + 6;
     struct stat sb;
-    return strncmp (endpoint, "ipc://", 6) == 0 && stat (endpoint + 6, &sb) != 0;
+    if (stat (path, &sb) != 0)
+        return true;
+    /* A socket file left by a daemon that died refuses connections: probe
+     * it with a plain connect (zmq sees a peer that leaves before its
+     * greeting, which it ignores). Anything but ECONNREFUSED/ENOENT counts as
+     * "maybe listening" and is left to the real call. */
+    struct sockaddr_un sa;
+    memset (&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    if (str_copy (sa.sun_path, sizeof sa.sun_path, path) != 0)
+        return false;
+    int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    bool absent = connect (fd, (struct sockaddr *) &sa, sizeof sa) != 0 && (errno == ECONNREFUSED || errno == ENOENT);
+    close (fd);
+    return absent;
 }
 
 int
@@ -72,7 +96,7 @@ cli_call (const char *cmd, const char *service, const char *endpoint, env_t *req
     *reply_out = NULL;
     if (cli_endpoint_absent (endpoint))
         return cli_error (cmd,
-                          "%s is not running: no socket at %s (start the cluster with 'copilot up', "
+                          "%s is not running: nothing listens at %s (start the cluster with 'copilot up', "
                           "or give --data-dir DIR / --endpoint EP)",
                           service, endpoint + 6);
     env_t *reply = NULL;
