@@ -30,6 +30,7 @@
 #include "dl_import.h"
 
 #include <ctype.h>
+#include <curl/curl.h>
 #include <dirent.h>
 #include <stdarg.h>
 #include <strings.h>
@@ -42,6 +43,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "cfg.h"
 #include "dl_common.h"
 #include "dl_progress.h"
 #include "dl_schema.h"
@@ -185,6 +187,19 @@ static const table_t s_tables[] = {
     {"billing.usage", s_usage_cols, {"record_id"}, {NULL}, "|"},
 };
 #define NTABLES ((int) (sizeof s_tables / sizeof s_tables[0]))
+
+/* Live pull: keyset cursor per table (high-water column, tie-break column),
+ * in s_tables order. */
+static const struct {
+    const char *hwm, *tie;
+} s_cursor[NTABLES] = {
+    {"price_start_time", "sku_name"},  {"change_time", "job_id"},
+    {"change_time", "cluster_id"},     {"change_time", "warehouse_id"},
+    {"period_end_time", "run_id"},     {"period_end_time", "run_id"},
+    {"start_time", "instance_id"},     {"event_time", "instance_id"},
+    {"event_time", "warehouse_id"},    {"start_time", "statement_id"},
+    {"usage_end_time", "record_id"},
+};
 
 /* ------------------------------------------------------------------------ */
 /* Import context                                                           */
@@ -950,6 +965,368 @@ s_list (const char *dir, file_t **out, int *n_out)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Live pull: SQL Statement Execution API over libcurl                      */
+/*                                                                          */
+/* For each table: POST /api/2.0/sql/statements with a keyset-paged query   */
+/*   SELECT * FROM system.<t> WHERE (<hwm> > :since OR (<hwm> = :since AND  */
+/*   <tie> > :tie)) ORDER BY <hwm>, <tie> LIMIT <page>                      */
+/* (INLINE, JSON_ARRAY, wait 30 s, CONTINUE), poll GET .../{id} while       */
+/* PENDING/RUNNING, follow result chunks (next_chunk_index), land every row */
+/* like a file row. The first :since is the newest <hwm> already landed for */
+/* the table (incremental), or now - import.initial_days (default 30).      */
+/* Missing tables (TABLE_OR_VIEW_NOT_FOUND: preview off, no grant) are      */
+/* skipped with a note. Token: DATABRICKS_TOKEN / COPILOT_DATABRICKS_TOKEN; */
+/* warehouse: databricks.warehouse_id (COPILOT_DATABRICKS_WAREHOUSE_ID or   */
+/* DATABRICKS_WAREHOUSE_ID). The Authorization header is sent only to the   */
+/* workspace URL (external links are not used: INLINE disposition).        */
+
+#define PULL_MAX_BODY (64 * 1024 * 1024)
+
+typedef struct {
+    CURL *curl;
+    char base[1024];
+    char auth[1200];
+    char warehouse[128];
+    long page;
+    long poll_ms_max;
+} pull_t;
+
+typedef struct {
+    char *p;
+    size_t len;
+    bool over;
+} resp_t;
+
+static size_t
+s_curl_write (char *ptr, size_t sz, size_t n, void *ud)
+{
+    resp_t *r = ud;
+    size_t add = sz * n;
+    if (r->len + add + 1 > PULL_MAX_BODY) {
+        r->over = true;
+        return 0;
+    }
+    char *np = realloc (r->p, r->len + add + 1);
+    if (!np)
+        return 0;
+    memcpy (np + r->len, ptr, add);
+    r->p = np;
+    r->len += add;
+    r->p[r->len] = '\0';
+    return add;
+}
+
+static void
+s_sleep_ms (long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep (&ts, &ts) != 0)
+        ;
+}
+
+/* One HTTP exchange with retries on transport errors, 429 and 5xx (back-off
+ * 0.5, 1, 2 s). On success *out is the parsed JSON body (caller decrefs). */
+static int
+s_http (pull_t *p, const char *method, const char *path, const char *body, json_t **out)
+{
+    *out = NULL;
+    char url[2048];
+    snprintf (url, sizeof url, "%s%s", p->base, path);
+    for (int attempt = 0;; attempt++) {
+        resp_t r = {NULL, 0, false};
+        struct curl_slist *h = NULL;
+        h = curl_slist_append (h, p->auth);
+        h = curl_slist_append (h, "Content-Type: application/json");
+        h = curl_slist_append (h, "Accept: application/json");
+        curl_easy_reset (p->curl);
+        curl_easy_setopt (p->curl, CURLOPT_URL, url);
+        curl_easy_setopt (p->curl, CURLOPT_HTTPHEADER, h);
+        curl_easy_setopt (p->curl, CURLOPT_WRITEFUNCTION, s_curl_write);
+        curl_easy_setopt (p->curl, CURLOPT_WRITEDATA, &r);
+        curl_easy_setopt (p->curl, CURLOPT_CONNECTTIMEOUT, 10L);
+        curl_easy_setopt (p->curl, CURLOPT_TIMEOUT, 120L);
+        curl_easy_setopt (p->curl, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt (p->curl, CURLOPT_FOLLOWLOCATION, 0L);
+        if (strcmp (method, "POST") == 0) {
+            curl_easy_setopt (p->curl, CURLOPT_POST, 1L);
+            curl_easy_setopt (p->curl, CURLOPT_POSTFIELDS, body ? body : "");
+        }
+        CURLcode cc = curl_easy_perform (p->curl);
+        long status = 0;
+        curl_easy_getinfo (p->curl, CURLINFO_RESPONSE_CODE, &status);
+        curl_slist_free_all (h);
+        bool retry = cc != CURLE_OK || status == 429 || status >= 500;
+        if (r.over) {
+            free (r.p);
+            return dl_fail (DL_E_IO, "%s %s: response larger than %d bytes", method, path, PULL_MAX_BODY);
+        }
+        if (retry && attempt < 3) {
+            free (r.p);
+            s_sleep_ms (500L << attempt);
+            continue;
+        }
+        if (cc != CURLE_OK) {
+            free (r.p);
+            return dl_fail (DL_E_IO, "%s %s: %s", method, url, curl_easy_strerror (cc));
+        }
+        json_error_t je;
+        json_t *j = r.p ? json_loads (r.p, 0, &je) : NULL;
+        if (status < 200 || status >= 300) {
+            const char *msg = j ? s_str (j, "message") : NULL;
+            int code = dl_fail (DL_E_IO, "%s %s: HTTP %ld%s%s", method, path, status, msg ? ": " : "",
+                                msg ? msg : "");
+            json_decref (j);
+            free (r.p);
+            return code;
+        }
+        free (r.p);
+        if (!j || !json_is_object (j)) {
+            json_decref (j);
+            return dl_fail (DL_E_IO, "%s %s: response is not a JSON object", method, path);
+        }
+        *out = j;
+        return DL_OK;
+    }
+}
+
+/* Lands the rows of one result (data_array) with the manifest's column names. */
+static int
+s_pull_rows (imp_t *im, const table_t *t, json_t *cols, json_t *data, long *row_no, char *last_hwm,
+             size_t hsz, char *last_tie, size_t tsz, const char *hwm, const char *tie, long *nrows)
+{
+    size_t i;
+    json_t *cells;
+    json_array_foreach (data, i, cells)
+    {
+        (*row_no)++;
+        if (!json_is_array (cells) || json_array_size (cells) != json_array_size (cols))
+            return s_row_err (im, *row_no, NULL, "result row has %zu cells, the manifest %zu columns",
+                              json_is_array (cells) ? json_array_size (cells) : 0, json_array_size (cols));
+        json_t *row = json_object ();
+        size_t k;
+        json_t *c;
+        json_array_foreach (cols, k, c)
+        {
+            const char *name = s_str (c, "name");
+            json_t *v = json_array_get (cells, k);
+            if (name && v && !json_is_null (v))
+                json_object_set (row, name, v);
+        }
+        /* cursor = raw values of the last row (already ordered by the query) */
+        char *hv = s_scalar_text (json_object_get (row, hwm));
+        char *tv = s_scalar_text (json_object_get (row, tie));
+        if (hv)
+            snprintf (last_hwm, hsz, "%s", hv);
+        if (tv)
+            snprintf (last_tie, tsz, "%s", tv);
+        free (hv);
+        free (tv);
+        int rc = s_land (im, t, *row_no, row);
+        if (rc)
+            return rc;
+        (*nrows)++;
+    }
+    return DL_OK;
+}
+
+/* Runs one page query; *nrows = rows landed. *missing when the table does
+ * not exist for this principal. */
+static int
+s_pull_page (imp_t *im, pull_t *p, int ti, const char *since, const char *tie_after, long *row_no,
+             char *last_hwm, size_t hsz, char *last_tie, size_t tsz, long *nrows, bool *missing)
+{
+    const table_t *t = &s_tables[ti];
+    const char *hwm = s_cursor[ti].hwm, *tie = s_cursor[ti].tie;
+    char sql[1024];
+    snprintf (sql, sizeof sql,
+              "SELECT * FROM system.%s WHERE (%s > CAST(:since AS TIMESTAMP) OR (%s = CAST(:since AS "
+              "TIMESTAMP) AND %s > :tie)) ORDER BY %s, %s LIMIT %ld",
+              t->name, hwm, hwm, tie, hwm, tie, p->page);
+    json_t *req = json_pack ("{s:s, s:s, s:s, s:s, s:s, s:s, s:[{s:s, s:s, s:s}, {s:s, s:s, s:s}]}",
+                             "statement", sql, "warehouse_id", p->warehouse, "wait_timeout", "30s",
+                             "on_wait_timeout", "CONTINUE", "disposition", "INLINE", "format",
+                             "JSON_ARRAY", "parameters", "name", "since", "value", since, "type",
+                             "STRING", "name", "tie", "value", tie_after, "type", "STRING");
+    char *body = req ? json_dumps (req, JSON_COMPACT) : NULL;
+    json_decref (req);
+    if (!body)
+        return dl_fail (DL_E_NOMEM, "out of memory");
+    json_t *resp = NULL;
+    int rc = s_http (p, "POST", "/api/2.0/sql/statements", body, &resp);
+    free (body);
+    if (rc)
+        return rc;
+    char id[256];
+    snprintf (id, sizeof id, "%s", s_str (resp, "statement_id") ? s_str (resp, "statement_id") : "");
+    long wait = 100;
+    for (;;) {
+        json_t *status = json_object_get (resp, "status");
+        const char *state = s_str (status, "state");
+        if (!state) {
+            json_decref (resp);
+            return dl_fail (DL_E_IO, "system.%s: response without status.state", t->name);
+        }
+        if (strcmp (state, "PENDING") == 0 || strcmp (state, "RUNNING") == 0) {
+            if (!id[0]) {
+                json_decref (resp);
+                return dl_fail (DL_E_IO, "system.%s: running statement without statement_id", t->name);
+            }
+            s_sleep_ms (wait);
+            wait = wait * 2 > p->poll_ms_max ? p->poll_ms_max : wait * 2;
+            json_decref (resp);
+            char path[512];
+            snprintf (path, sizeof path, "/api/2.0/sql/statements/%s", id);
+            if ((rc = s_http (p, "GET", path, NULL, &resp)))
+                return rc;
+            continue;
+        }
+        if (strcmp (state, "SUCCEEDED") != 0) {
+            json_t *err = json_object_get (status, "error");
+            const char *code = s_str (err, "error_code"), *msg = s_str (err, "message");
+            bool notfound = (code && strstr (code, "NOT_FOUND")) || (msg && strstr (msg, "TABLE_OR_VIEW_NOT_FOUND"));
+            if (notfound) {
+                *missing = true;
+                json_decref (resp);
+                return DL_OK;
+            }
+            rc = dl_fail (DL_E_IO, "system.%s: statement %s %s: %s%s%s", t->name, id, state,
+                          code ? code : "", code && msg ? " " : "", msg ? msg : "");
+            json_decref (resp);
+            return rc;
+        }
+        break;
+    }
+    json_t *cols = json_object_get (json_object_get (json_object_get (resp, "manifest"), "schema"), "columns");
+    json_t *result = json_object_get (resp, "result");
+    if (!json_is_array (cols)) {
+        json_decref (resp);
+        return dl_fail (DL_E_IO, "system.%s: response without manifest.schema.columns", t->name);
+    }
+    json_incref (cols);
+    json_t *chunk = result ? json_incref (result) : NULL;
+    json_decref (resp);
+    rc = DL_OK;
+    while (chunk && !rc) {
+        json_t *data = json_object_get (chunk, "data_array");
+        if (data && json_is_array (data))
+            rc = s_pull_rows (im, t, cols, data, row_no, last_hwm, hsz, last_tie, tsz, s_cursor[ti].hwm,
+                              s_cursor[ti].tie, nrows);
+        json_t *next = json_object_get (chunk, "next_chunk_index");
+        json_t *nc = NULL;
+        if (!rc && next && json_is_integer (next)) {
+            char path[512];
+            snprintf (path, sizeof path, "/api/2.0/sql/statements/%s/result/chunks/%lld", id,
+                      (long long) json_integer_value (next));
+            rc = s_http (p, "GET", path, NULL, &nc);
+        }
+        json_decref (chunk);
+        chunk = nc;
+    }
+    json_decref (chunk);
+    json_decref (cols);
+    return rc;
+}
+
+/* Newest high-water value already landed for table ti, or "" when none. */
+static void
+s_landed_hwm (imp_t *im, int ti, char *out, size_t size)
+{
+    out[0] = '\0';
+    char sql[256];
+    snprintf (sql, sizeof sql, "SELECT MAX(json_extract(row_json, '$.%s')) FROM import_rows WHERE source=?1",
+              s_cursor[ti].hwm);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2 (im->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return;
+    sqlite3_bind_text (st, 1, s_tables[ti].name, -1, SQLITE_STATIC);
+    if (sqlite3_step (st) == SQLITE_ROW && sqlite3_column_text (st, 0))
+        snprintf (out, size, "%s", (const char *) sqlite3_column_text (st, 0));
+    sqlite3_finalize (st);
+}
+
+static int
+s_pull (imp_t *im, const dl_import_opts_t *o, dl_import_stats_t *st)
+{
+    const char *err = NULL;
+    cfg_t *cfg = cfg_new (NULL, &err);
+    if (!cfg)
+        return dl_fail (DL_E_ARG, "configuration: %s", err ? err : "?");
+    static const char *const tok_keys[] = {"databricks.token", "DATABRICKS_TOKEN", NULL};
+    static const char *const wh_keys[] = {"databricks.warehouse_id", "DATABRICKS_WAREHOUSE_ID", NULL};
+    const char *token = cfg_get_any (cfg, tok_keys);
+    const char *wh = cfg_get_any (cfg, wh_keys);
+    int64_t days = 30, page = 50000;
+    int rc = DL_OK;
+    if (cfg_int (cfg, "import.initial_days", 30, 1, 3650, &days) || cfg_int (cfg, "import.page_rows", 50000, 1, 10000000, &page))
+        rc = dl_fail (DL_E_ARG, "%s", cfg_error (cfg));
+    else if (!token)
+        rc = dl_fail (DL_E_ARG, "no token: set DATABRICKS_TOKEN (or COPILOT_DATABRICKS_TOKEN)");
+    else if (!wh)
+        rc = dl_fail (DL_E_ARG, "no SQL warehouse: set COPILOT_DATABRICKS_WAREHOUSE_ID (databricks.warehouse_id)");
+    pull_t p;
+    memset (&p, 0, sizeof p);
+    if (!rc) {
+        snprintf (p.base, sizeof p.base, "%s", o->workspace_url);
+        size_t bl = strlen (p.base);
+        while (bl > 0 && p.base[bl - 1] == '/')
+            p.base[--bl] = '\0';
+        if (strncmp (p.base, "https://", 8) != 0 && strncmp (p.base, "http://", 7) != 0)
+            rc = dl_fail (DL_E_ARG, "--workspace must be an http(s) URL: %s", o->workspace_url);
+        snprintf (p.auth, sizeof p.auth, "Authorization: Bearer %s", token);
+        snprintf (p.warehouse, sizeof p.warehouse, "%s", wh);
+        p.page = (long) page;
+        p.poll_ms_max = 2000;
+    }
+    cfg_destroy (&cfg);
+    if (rc)
+        return rc;
+    curl_global_init (CURL_GLOBAL_DEFAULT);
+    p.curl = curl_easy_init ();
+    if (!p.curl)
+        return dl_fail (DL_E_NOMEM, "curl");
+    im->progress = dl_progress_new ("pull", 0, o->progress);
+    char initial[20];
+    dl_fmt_ts ((int64_t) time (NULL) - days * DL_DAY_SECONDS, initial);
+    for (int ti = 0; ti < NTABLES && !rc; ti++) {
+        char name[96];
+        snprintf (name, sizeof name, "system.%s", s_tables[ti].name);
+        im->file = name;
+        char since[64], tie[256] = "";
+        s_landed_hwm (im, ti, since, sizeof since);
+        if (!since[0])
+            snprintf (since, sizeof since, "%s", initial);
+        long row_no = 0;
+        for (int pages = 0; !rc; pages++) {
+            long n = 0;
+            bool missing = false;
+            char last_hwm[64] = "", last_tie[256] = "";
+            rc = s_pull_page (im, &p, ti, since, tie, &row_no, last_hwm, sizeof last_hwm, last_tie,
+                              sizeof last_tie, &n, &missing);
+            if (rc)
+                break;
+            if (missing) {
+                fprintf (stderr, "copilot import: %s not available (TABLE_OR_VIEW_NOT_FOUND): skipped\n", name);
+                break;
+            }
+            if (n < p.page || !last_hwm[0])
+                break;
+            if (strcmp (last_hwm, since) == 0 && strcmp (last_tie, tie) == 0) {
+                rc = dl_fail (DL_E_IO, "%s: paging made no progress at %s / %s", name, since, tie);
+                break;
+            }
+            snprintf (since, sizeof since, "%s", last_hwm);
+            snprintf (tie, sizeof tie, "%s", last_tie);
+        }
+        st->files++;
+    }
+    dl_progress_set (im->progress, (uint64_t) im->rows_read);
+    dl_progress_destroy (&im->progress);
+    curl_easy_cleanup (p.curl);
+    curl_global_cleanup ();
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Driver                                                                   */
 
 static double
@@ -1047,12 +1424,8 @@ dl_import_run (const dl_import_opts_t *opts, dl_import_stats_t *stats)
         memset (stats, 0, sizeof *stats);
     if (!opts || !opts->db_path)
         return dl_fail (DL_E_ARG, "no database path");
-    if (opts->workspace_url)
-        return dl_fail (DL_E_UNIMPLEMENTED,
-                        "live pull (--workspace, SQL Statement Execution API) is not implemented yet; "
-                        "export the system tables and use --from DIR");
-    if (!opts->dir)
-        return dl_fail (DL_E_ARG, "no --from directory");
+    if (!opts->dir && !opts->workspace_url)
+        return dl_fail (DL_E_ARG, "no --from directory or --workspace URL");
     struct stat sb;
     if (stat (opts->db_path, &sb) != 0)
         return dl_fail (DL_E_IO, "%s does not exist (create it with `copilot db init --db %s`)",
@@ -1083,7 +1456,7 @@ dl_import_run (const dl_import_opts_t *opts, dl_import_stats_t *stats)
     if (!rc)
         rc = s_prepare (&im);
     if (!rc)
-        rc = s_import_dir (&im, opts, &st);
+        rc = opts->workspace_url ? s_pull (&im, opts, &st) : s_import_dir (&im, opts, &st);
     s_finalize (&im);
     if (!rc && im.rows_changed > 0) {
         const char *apply = dl_sql_get ("import/apply.sql", NULL);
@@ -1101,7 +1474,7 @@ dl_import_run (const dl_import_opts_t *opts, dl_import_stats_t *stats)
                 rc = dl_fail_sql (im.db, "prepare batch row");
             } else {
                 sqlite3_bind_int64 (s, 1, im.batch_id);
-                sqlite3_bind_text (s, 2, opts->dir, -1, SQLITE_STATIC);
+                sqlite3_bind_text (s, 2, opts->dir ? opts->dir : opts->workspace_url, -1, SQLITE_STATIC);
                 sqlite3_bind_text (s, 3, now, -1, SQLITE_STATIC);
                 sqlite3_bind_int (s, 4, st.files);
                 sqlite3_bind_int64 (s, 5, im.rows_read);

@@ -181,7 +181,7 @@ test_malformed (void **state)
     s_bad ("bad_json", "copilot import: bad input data: query.history.jsonl:1: not a JSON object: ");
     s_bad ("bad_fields", "copilot import: bad input data: compute.clusters.csv:4: 3 fields, the header has 4");
     s_bad ("bad_ts", "copilot import: bad input data: lakeflow.job_run_timeline.csv:2: column 'period_start_time': not a timestamp: 'yesterday'");
-    assert_int_equal (dt_run ("%s import --workspace https://example.invalid --db %s 2>/dev/null", COPILOT_BIN, s_db), 1);
+    assert_int_equal (dt_run ("env -u DATABRICKS_TOKEN -u COPILOT_DATABRICKS_TOKEN %s import --workspace https://example.invalid --db %s 2>/dev/null", COPILOT_BIN, s_db), 1);
     assert_int_equal (dt_run ("%s import --db %s 2>/dev/null", COPILOT_BIN, s_db), 2);
     s_h = dt_open (s_db);
 }
