@@ -665,14 +665,22 @@ cmd_up (int argc, char **argv)
                 "Starts the whole copilot on this machine under a supervisor and returns once\n"
                 "every daemon reported READY, printing url=..., token=..., data_dir=..., logs=...\n"
                 "\n"
+                "options:\n"
                 "  --db PATH         telemetry database (default DIR/usage.db; created with the\n"
                 "                    generator's small profile when absent). An existing file is\n"
                 "                    only read, never modified.\n"
                 "  --data-dir DIR    where sockets, logs, tokens, indexes and state go (default data)\n"
                 "  --http-port N     gateway port (default 8080; 0 picks a free port)\n"
                 "  --replicas N      retrieval replicas behind the router (default 2, max %d)\n"
-                "  --no-index        do not build the retrieval index when it is absent\n\n"
-                "Stop with 'copilot down --data-dir DIR'; inspect with 'copilot status --data-dir DIR'.\n",
+                "  --no-index        do not build the retrieval index when it is absent\n"
+                "  --ready-timeout-ms MS  how long each daemon may take to print READY\n"
+                "                    (default 60000)\n"
+                "  -h, --help        this text\n\n"
+                "Stop with 'copilot down --data-dir DIR'; inspect with 'copilot status --data-dir DIR'.\n"
+                "\n"
+                "examples:\n"
+                "  copilot up --data-dir data --http-port 8080\n"
+                "  copilot up --db /tmp/usage.db --data-dir /tmp/cp --http-port 0 --replicas 1\n",
                 UP_MAX_REPLICAS);
         return CLI_OK;
     }
@@ -818,7 +826,14 @@ cmd_down (int argc, char **argv)
     if (rc == 1) {
         printf ("usage: copilot down [--data-dir DIR]\n\n"
                 "Stops everything 'copilot up' started in DIR (default data): daemons get SIGTERM in\n"
-                "reverse start order and up to 5 s to drain, then SIGKILL.\n");
+                "reverse start order and up to 5 s to drain, then SIGKILL.\n"
+                "\n"
+                "options:\n"
+                "  --data-dir DIR    the data directory given to 'copilot up' (default data)\n"
+                "  -h, --help        this text\n"
+                "\n"
+                "examples:\n"
+                "  copilot down --data-dir data\n");
         return CLI_OK;
     }
     if (rc != 0)
@@ -853,7 +868,14 @@ cmd_status (int argc, char **argv)
     if (rc == 1) {
         printf ("usage: copilot status [--data-dir DIR]\n\n"
                 "Shows each daemon started by 'copilot up': health (Ping over the bus), pid,\n"
-                "uptime and restarts. Exit status 0 when every daemon is up and ready, 1 otherwise.\n");
+                "uptime and restarts. Exit status 0 when every daemon is up and ready, 1 otherwise.\n"
+                "\n"
+                "options:\n"
+                "  --data-dir DIR    the data directory given to 'copilot up' (default data)\n"
+                "  -h, --help        this text\n"
+                "\n"
+                "examples:\n"
+                "  copilot status --data-dir data\n");
         return CLI_OK;
     }
     if (rc != 0)

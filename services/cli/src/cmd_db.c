@@ -31,7 +31,11 @@ s_help (FILE *out)
              "\n"
              "options:\n"
              "  --db PATH    telemetry database (default: $COPILOT_DB_PATH)\n"
-             "  -h, --help   this text\n");
+             "  -h, --help   this text\n"
+             "\n"
+             "examples:\n"
+             "  copilot db migrate --db data/usage.db\n"
+             "  copilot db version --db data/usage.db\n");
 }
 
 static const char *

@@ -58,7 +58,12 @@ s_help (FILE *out)
              "  -h, --help         this text\n"
              "\n"
              "Exit status: 0 answered, 1 the daemon reported an error (code and message on\n"
-             "stderr) or could not be reached, 2 usage error.\n");
+             "stderr) or could not be reached, 2 usage error.\n"
+             "\n"
+             "examples:\n"
+             "  copilot explain --report job_cost --entity job:J-FIN-DAILY --list-chips\n"
+             "  copilot explain --report job_cost --entity job:J-FIN-DAILY --chip job:cost:J-FIN-DAILY\n"
+             "  copilot explain --report job_cost --question \"Why did spend rise in December?\"\n");
 }
 
 typedef struct {

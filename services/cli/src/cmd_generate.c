@@ -36,7 +36,11 @@ s_help (FILE *out)
              "  --db PATH     output database (default: $COPILOT_DB_PATH)\n"
              "  --force       replace PATH if it exists\n"
              "  --progress    draw the progress bar even when stderr is not a terminal\n"
-             "  -h, --help    this text\n");
+             "  -h, --help    this text\n"
+             "\n"
+             "examples:\n"
+             "  copilot generate --profile small --seed 42 --db data/usage.db\n"
+             "  copilot generate --profile medium --db /tmp/medium.db --force --progress\n");
 }
 
 int

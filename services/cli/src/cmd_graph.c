@@ -40,7 +40,12 @@ s_help (FILE *out)
              "  --limit N          neighbours: max rows (default 50)\n"
              "  --path ID          shortest path (ignoring direction) to ID\n"
              "  --stats            node/edge counts per type, dangling edges, load time\n"
-             "  -h, --help         this text\n",
+             "  -h, --help         this text\n"
+             "\n"
+             "examples:\n"
+             "  copilot graph job::J-FIN-DAILY --db data/usage.db --hops 2 --budget 20\n"
+             "  copilot graph job::J-FIN-DAILY --neighbors any --db data/usage.db\n"
+             "  copilot graph --stats --db data/usage.db\n",
              GS_DEFAULT_HOPS, GS_DEFAULT_BUDGET, GS_MAX_BUDGET, GS_DEFAULT_MIN_SCORE);
 }
 

@@ -35,7 +35,10 @@ s_help (FILE *out)
              "  --workspace URL   pull live through the SQL Statement Execution API\n"
              "  --db PATH         telemetry database (default: $COPILOT_DB_PATH)\n"
              "  --progress        progress bar even when stderr is not a terminal\n"
-             "  -h, --help        this text\n");
+             "  -h, --help        this text\n"
+             "\n"
+             "examples:\n"
+             "  copilot import --from exports/ --db data/usage.db --progress\n");
 }
 
 int

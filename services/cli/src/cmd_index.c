@@ -37,7 +37,11 @@ s_help (FILE *out)
              "  --docs-dir DIR       extra knowledge-base notes (*.md)\n"
              "  --runbooks-dir DIR   extra runbooks (*.md)\n"
              "  --progress           draw the progress bar even when stderr is not a terminal\n"
-             "  -h, --help           this text\n");
+             "  -h, --help           this text\n"
+             "\n"
+             "examples:\n"
+             "  copilot index --db data/usage.db --out data/index --progress\n"
+             "  copilot index --no-telemetry --out /tmp/docs-index\n");
 }
 
 typedef struct {

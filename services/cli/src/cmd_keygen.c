@@ -31,8 +31,15 @@ cmd_keygen (int argc, char **argv)
                 "                   curve.allowed_clients for a client key)\n"
                 "  secret=...       keep it private (curve.server_secret / curve.client_secret)\n"
                 "  fingerprint=...  what daemons log instead of keys (e.g. on a ZAP denial)\n"
-                "--env server|client prints COPILOT_CURVE_<ROLE>_PUBLIC=... and _SECRET=...\n"
-                "lines for a .env file instead. See deploy/README.md.\n");
+                "\n"
+                "options:\n"
+                "  --env server|client  print COPILOT_CURVE_<ROLE>_PUBLIC=... and _SECRET=...\n"
+                "                       lines for a .env file instead. See deploy/README.md.\n"
+                "  -h, --help           this text\n"
+                "\n"
+                "examples:\n"
+                "  copilot keygen\n"
+                "  copilot keygen --env server >> deploy/.env\n");
         return CLI_OK;
     }
     if (rc != 0)

@@ -33,13 +33,20 @@ s_help (FILE *out)
              "and readiness detail. Exit status 0 when it answered and is ready (with --live:\n"
              "answered at all), 1 otherwise.\n"
              "\n"
+             "options:\n"
              "  SERVICE          daemon name (report-service, event-bus, ...); its endpoint is\n"
              "                   <service>.endpoint / COPILOT_<SERVICE>_ENDPOINT, else\n"
              "                   ipc://<run_dir>/<service>.sock\n"
              "  --endpoint EP    ask this endpoint instead (tcp://host:port, ipc://path)\n"
              "  --timeout-ms N   deadline, 50..60000 (default 2000)\n"
              "  --live           liveness only: succeed even while the daemon is not ready\n"
-             "  --config FILE    configuration file (endpoints, curve.* keys)\n");
+             "  --config FILE    configuration file (endpoints, curve.* keys)\n"
+             "  -h, --help       this text\n"
+             "\n"
+             "examples:\n"
+             "  copilot ping report-service\n"
+             "  COPILOT_RUN_DIR=data/run copilot ping event-bus --timeout-ms 500\n"
+             "  copilot ping --endpoint tcp://127.0.0.1:5555 --live\n");
 }
 
 int

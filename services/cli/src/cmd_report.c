@@ -51,7 +51,12 @@ s_help (FILE *out)
              "  --facts TYPE:ID   EntityFacts of one entity: job:J-FIN-DAILY, compute:WH-FINANCE,\n"
              "                    compute_type:JOB_RUN, anomaly:J-FIN-DAILY:2025-12-05\n"
              "  --json            print the full JSON result\n"
-             "  -h, --help        this text\n");
+             "  -h, --help        this text\n"
+             "\n"
+             "examples:\n"
+             "  copilot report job_cost --db data/usage.db --param from=2025-11-01 --param to=2025-12-15\n"
+             "  copilot report anomaly_detection --data-dir data --json\n"
+             "  copilot report --facts job:J-FIN-DAILY --db data/usage.db\n");
 }
 
 /* ---- output --------------------------------------------------------------- */

@@ -39,7 +39,11 @@ s_help (FILE *out)
              "  --mode MODE        hybrid (default), vector or keyword\n"
              "  --config FILE      configuration file (retrieval.* keys)\n"
              "  --json             JSON output\n"
-             "  -h, --help         this text\n");
+             "  -h, --help         this text\n"
+             "\n"
+             "examples:\n"
+             "  copilot search \"spot eviction retries\" --index data/index --k 3\n"
+             "  copilot search \"J-FIN-DAILY cost spike\" --index data/index --corpus telemetry --json\n");
 }
 
 typedef struct {

@@ -4,7 +4,9 @@
  * The table is the X-macro CLI_COMMANDS below; adding a command is ONE line
  * there (see cli.h). main() dispatches on argv[1]; `copilot`, `copilot
  * --help` and `copilot help` list the commands; `copilot help <cmd>` is
- * `copilot <cmd> --help`. Exit codes: 0 ok, 1 failure, 2 usage error. */
+ * `copilot <cmd> --help`. An unknown command is answered with the closest
+ * command name when it looks like a typo (edit distance, s_closest).
+ * Exit codes: 0 ok, 1 failure, 2 usage error. */
 #include <stdio.h>
 #include <string.h>
 
@@ -66,6 +68,72 @@ s_find (const char *name)
     return NULL;
 }
 
+/* Optimal string alignment distance (Levenshtein plus adjacent
+ * transpositions, so "reprots" is 1 from "reports"), bytes compared as is.
+ * Names longer than 31 bytes are never close to a command. */
+static int
+s_distance (const char *a, const char *b)
+{
+    enum { N = 32 };
+    size_t la = strlen (a), lb = strlen (b);
+    if (la >= N || lb >= N)
+        return N;
+    int d[N][N];
+    for (size_t i = 0; i <= la; i++)
+        d[i][0] = (int) i;
+    for (size_t j = 0; j <= lb; j++)
+        d[0][j] = (int) j;
+    for (size_t i = 1; i <= la; i++)
+        for (size_t j = 1; j <= lb; j++) {
+            int cost = a[i - 1] != b[j - 1];
+            int v = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < v)
+                v = d[i][j - 1] + 1;
+            if (d[i - 1][j - 1] + cost < v)
+                v = d[i - 1][j - 1] + cost;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < v)
+                v = d[i - 2][j - 2] + 1;
+            d[i][j] = v;
+        }
+    return d[la][lb];
+}
+
+/* The command closest to `name` when it is a plausible typo (distance 1, or
+ * 2 for names of 5+ bytes; ties go to the first in table order), else the
+ * only command `name` (2+ bytes) is a prefix of, else NULL. */
+static const char *
+s_closest (const char *name)
+{
+    const char *best = NULL, *prefix_of = NULL;
+    int best_d = strlen (name) >= 5 ? 2 : 1, prefixes = 0;
+    for (const cli_command_t *c = s_commands; c->name; c++) {
+        int d = s_distance (name, c->name);
+        if (d <= best_d && (!best || d < best_d)) {
+            best = c->name;
+            best_d = d;
+        }
+        if (strlen (name) >= 2 && strncmp (c->name, name, strlen (name)) == 0) {
+            prefix_of = c->name;
+            prefixes++;
+        }
+    }
+    return best ? best : prefixes == 1 ? prefix_of : NULL;
+}
+
+/* "copilot: unknown command 'x' (did you mean 'y'?)" and the command list,
+ * on stderr; returns CLI_USAGE. */
+static int
+s_unknown (const char *name)
+{
+    const char *guess = s_closest (name);
+    if (guess)
+        fprintf (stderr, "copilot: unknown command '%s' (did you mean '%s'?)\n\n", name, guess);
+    else
+        fprintf (stderr, "copilot: unknown command '%s'\n\n", name);
+    s_usage (stderr);
+    return CLI_USAGE;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -88,20 +156,14 @@ main (int argc, char **argv)
             return CLI_OK;
         }
         const cli_command_t *c = s_find (argv[2]);
-        if (!c) {
-            fprintf (stderr, "copilot: unknown command '%s'\n\n", argv[2]);
-            s_usage (stderr);
-            return CLI_USAGE;
-        }
+        if (!c)
+            return s_unknown (argv[2]);
         char help[] = "--help";
         char *hargv[] = {argv[2], help, NULL};
         return c->run (2, hargv);
     }
     const cli_command_t *c = s_find (name);
-    if (!c) {
-        fprintf (stderr, "copilot: unknown command '%s'\n\n", name);
-        s_usage (stderr);
-        return CLI_USAGE;
-    }
+    if (!c)
+        return s_unknown (name);
     return c->run (argc - 1, argv + 1);
 }
