@@ -1535,16 +1535,23 @@ gw_query_get (const char *query, const char *name, char *out, size_t size)
         return -1;
     size_t pos = 0;
     char key[128];
-    char *val = malloc (size);
+    /* Other parameters' values may be longer than `size`: decode into a
+     * buffer that fits any of them, check only the wanted one against size. */
+    size_t cap = strlen (query) + 1;
+    char *val = malloc (cap);
     if (!val)
         return -1;
     int rc, found = 0;
-    while ((rc = gw_query_next (query, &pos, key, sizeof key, val, size)) != 0) {
+    while ((rc = gw_query_next (query, &pos, key, sizeof key, val, cap)) != 0) {
         if (rc < 0) {
             found = -1;
             break;
         }
         if (strcmp (key, name) == 0) {
+            if (strlen (val) + 1 > size) {
+                found = -1;
+                break;
+            }
             memcpy (out, val, strlen (val) + 1);
             found = 1;
             break;
