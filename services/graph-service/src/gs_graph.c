@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "str.h"
@@ -238,6 +239,53 @@ gs_anomaly_id (const char *entity_id, const char *date, char *out, size_t size)
     return GS_OK;
 }
 
+/* ------------------------------------------------------------ big arrays */
+
+/* Asks for transparent huge pages on a large, not yet touched allocation
+ * (the id index, node arrays, CSR): at 13M nodes the random accesses of the
+ * build are dominated by TLB misses and page faults with 4 KiB pages. A hint
+ * only: errors (no THP, small blocks) are ignored. */
+static void
+s_huge (void *p, size_t bytes)
+{
+#ifdef MADV_HUGEPAGE
+    const uintptr_t huge = (uintptr_t) 2 << 20;
+    if (p == NULL || bytes < 4 * huge)
+        return;
+    uintptr_t a = ((uintptr_t) p + huge - 1) & ~(huge - 1);
+    uintptr_t z = ((uintptr_t) p + bytes) & ~(huge - 1);
+    if (z > a)
+        (void) madvise ((void *) a, z - a, MADV_HUGEPAGE);
+#else
+    (void) p;
+    (void) bytes;
+#endif
+}
+
+static void *
+s_malloc (size_t bytes)
+{
+    void *p = malloc (bytes ? bytes : 1);
+    s_huge (p, bytes);
+    return p;
+}
+
+static void *
+s_calloc (size_t n, size_t size)
+{
+    void *p = calloc (n ? n : 1, size);
+    s_huge (p, n * size);
+    return p;
+}
+
+static void *
+s_realloc (void *old, size_t bytes)
+{
+    void *p = realloc (old, bytes);
+    s_huge (p, bytes);
+    return p;
+}
+
 /* ---------------------------------------------------------------- builder */
 
 #define GS_DEFAULT_ARENA ((size_t) 2 << 30)
@@ -259,6 +307,14 @@ s_fnv (const char *s)
         h ^= (unsigned char) *s;
         h *= 1099511628211ull;
     }
+    /* FNV's multiply never moves high bits down, so the low bits used as the
+     * table index are weak for ids that differ only near the end; finish
+     * with MurmurHash3's fmix64. */
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
     return h;
 }
 
@@ -327,29 +383,47 @@ s_str (gs_builder_t *self, uint32_t off)
     return buf_data (self->arena) + off;
 }
 
-/* Finds the slot of `id` (or the empty slot where it would go). */
+/* Table entries are (tag << 32) | (node + 1), tag = high half of the hash:
+ * a probe touches the id's bytes only when the tags match. */
+#define S_TAG(h) ((uint64_t) (h) & 0xffffffff00000000ull)
+
+/* Finds the slot of `id` with hash h (or the empty slot where it would go). */
 static size_t
-s_slot (gs_builder_t *self, const char *id)
+s_slot (gs_builder_t *self, const char *id, uint64_t h)
 {
     size_t mask = self->ht_cap - 1;
-    size_t i = (size_t) s_fnv (id) & mask;
-    while (self->ht[i] != 0 && strcmp (s_str (self, self->id_off[self->ht[i] - 1]), id) != 0)
-        i = (i + 1) & mask;
-    return i;
+    size_t i = (size_t) h & mask;
+    const uint64_t tag = S_TAG (h);
+    const char *arena = buf_data (self->arena);
+    for (;; i = (i + 1) & mask) {
+        uint64_t e = self->ht[i];
+        if (e == 0 || ((e & 0xffffffff00000000ull) == tag
+                       && strcmp (arena + self->id_off[(uint32_t) e - 1], id) == 0))
+            return i;
+    }
 }
 
 static int
-s_ht_grow (gs_builder_t *self)
+s_ht_resize (gs_builder_t *self, size_t ncap)
 {
-    size_t ncap = self->ht_cap ? self->ht_cap * 2 : 1024;
-    uint32_t *nt = calloc (ncap, sizeof *nt);
+    uint64_t *nt = s_calloc (ncap, sizeof *nt);
     if (nt == NULL)
         return GS_E_NOMEM;
-    uint32_t *old = self->ht;
+    uint64_t *old = self->ht;
+    size_t ocap = self->ht_cap;
     self->ht = nt;
     self->ht_cap = ncap;
-    for (uint32_t k = 0; k < self->n; k++)
-        self->ht[s_slot (self, s_str (self, self->id_off[k]))] = k + 1;
+    const char *arena = buf_data (self->arena);
+    for (size_t i = 0; i < ocap; i++) {
+        uint64_t e = old[i];
+        if (e == 0)
+            continue;
+        uint64_t h = s_fnv (arena + self->id_off[(uint32_t) e - 1]);
+        size_t j = (size_t) h & (ncap - 1);
+        while (nt[j] != 0)
+            j = (j + 1) & (ncap - 1);
+        nt[j] = e;
+    }
     free (old);
     return GS_OK;
 }
@@ -359,11 +433,38 @@ gs__builder_find (gs_builder_t *self, const char *id, uint32_t *out)
 {
     if (self->ht_cap == 0)
         return GS_E_NOTFOUND;
-    uint32_t v = self->ht[s_slot (self, id)];
-    if (v == 0)
+    uint64_t e = self->ht[s_slot (self, id, s_fnv (id))];
+    if (e == 0)
         return GS_E_NOTFOUND;
-    *out = v - 1;
+    *out = (uint32_t) e - 1;
     return GS_OK;
+}
+
+static int s_grow_nodes_to (gs_builder_t *self, uint32_t ncap);
+
+int
+gs__builder_reserve (gs_builder_t *self, size_t nodes)
+{
+    if (nodes > UINT32_MAX / 4)
+        return GS_E_TOOBIG;
+    size_t want = 1024;
+    while (want < 2 * (nodes + 1))
+        want *= 2;
+    int rc = GS_OK;
+    if (want > self->ht_cap)
+        rc = s_ht_resize (self, want);
+    if (rc == GS_OK && nodes > self->cap)
+        rc = s_grow_nodes_to (self, (uint32_t) nodes);
+    /* Most rows carry one or two relations. */
+    size_t pairs = nodes + nodes * 3 / 4;
+    if (rc == GS_OK && pairs > self->pcap) {
+        gs__pair_t *p = s_realloc (self->pairs, pairs * sizeof *p);
+        if (p == NULL)
+            return GS_E_NOMEM;
+        self->pairs = p;
+        self->pcap = pairs;
+    }
+    return rc;
 }
 
 bool
@@ -374,16 +475,11 @@ gs_builder_has_node (gs_builder_t *self, const char *id)
 }
 
 static int
-s_grow_nodes (gs_builder_t *self)
+s_grow_nodes_to (gs_builder_t *self, uint32_t ncap)
 {
-    if (self->n < self->cap)
-        return GS_OK;
-    if (self->cap >= UINT32_MAX / 2)
-        return GS_E_TOOBIG;
-    uint32_t ncap = self->cap ? self->cap * 2 : 1024;
 #define GROW(field)                                                          \
     do {                                                                     \
-        void *p = realloc (self->field, (size_t) ncap * sizeof *self->field); \
+        void *p = s_realloc (self->field, (size_t) ncap * sizeof *self->field); \
         if (p == NULL)                                                       \
             return GS_E_NOMEM;                                               \
         self->field = p;                                                     \
@@ -398,6 +494,16 @@ s_grow_nodes (gs_builder_t *self)
 #undef GROW
     self->cap = ncap;
     return GS_OK;
+}
+
+static int
+s_grow_nodes (gs_builder_t *self)
+{
+    if (self->n < self->cap)
+        return GS_OK;
+    if (self->cap >= UINT32_MAX / 2)
+        return GS_E_TOOBIG;
+    return s_grow_nodes_to (self, self->cap ? self->cap * 2 : 1024);
 }
 
 /* Appends a sanitised copy of `s` (control characters → space, cut at
@@ -431,16 +537,16 @@ s_intern_text (gs_builder_t *self, const char *s, size_t max, uint32_t *off)
         return GS_OK;
     }
     tmp[n] = '\0';
-    /* Identical texts share one copy. */
+    /* Identical texts share one copy. Entries: (tag << 32) | offset. */
     if ((self->txt_used + 1) * 2 > self->txt_cap) {
         size_t nc = self->txt_cap ? self->txt_cap * 2 : 4096;
-        uint32_t *nt = calloc (nc, sizeof *nt);
+        uint64_t *nt = s_calloc (nc, sizeof *nt);
         if (nt == NULL)
             return GS_E_NOMEM;
         for (size_t i = 0; i < self->txt_cap; i++) {
             if (self->txt[i] == 0)
                 continue;
-            size_t j = (size_t) s_fnv (s_str (self, self->txt[i])) & (nc - 1);
+            size_t j = (size_t) s_fnv (s_str (self, (uint32_t) self->txt[i])) & (nc - 1);
             while (nt[j] != 0)
                 j = (j + 1) & (nc - 1);
             nt[j] = self->txt[i];
@@ -449,10 +555,13 @@ s_intern_text (gs_builder_t *self, const char *s, size_t max, uint32_t *off)
         self->txt = nt;
         self->txt_cap = nc;
     }
-    size_t mask = self->txt_cap - 1, slot = (size_t) s_fnv (tmp) & mask;
+    uint64_t h = s_fnv (tmp);
+    const uint64_t tag = S_TAG (h);
+    size_t mask = self->txt_cap - 1, slot = (size_t) h & mask;
     while (self->txt[slot] != 0) {
-        if (strcmp (s_str (self, self->txt[slot]), tmp) == 0) {
-            *off = self->txt[slot];
+        uint64_t e = self->txt[slot];
+        if ((e & 0xffffffff00000000ull) == tag && strcmp (s_str (self, (uint32_t) e), tmp) == 0) {
+            *off = (uint32_t) e;
             return GS_OK;
         }
         slot = (slot + 1) & mask;
@@ -464,7 +573,7 @@ s_intern_text (gs_builder_t *self, const char *s, size_t max, uint32_t *off)
     if (rc != BUF_OK)
         return GS_E_NOMEM;
     *off = (uint32_t) at;
-    self->txt[slot] = *off;
+    self->txt[slot] = tag | *off;
     self->txt_used++;
     return GS_OK;
 }
@@ -477,22 +586,27 @@ gs_builder_add_node (gs_builder_t *self, gs_node_type_t type, const char *pk, co
     char id[GS_ID_MAX];
     if ((unsigned) type >= GS_NT__COUNT || pk == NULL || *pk == '\0')
         return GS_E_INVALID;
-    int n = snprintf (id, sizeof id, "%s::%s", s_node_names[type], pk);
-    if (n < 0 || (size_t) n >= sizeof id)
+    size_t tl = strlen (s_node_names[type]), pl = strlen (pk);
+    if (tl + 2 + pl >= sizeof id)
         return GS_E_TOOBIG;
-    if ((self->n + 1) * 2 > self->ht_cap) {
-        int rc = s_ht_grow (self);
+    memcpy (id, s_node_names[type], tl);
+    memcpy (id + tl, "::", 2);
+    memcpy (id + tl + 2, pk, pl + 1);
+    size_t n = tl + 2 + pl;
+    if (((size_t) self->n + 1) * 2 > self->ht_cap) {
+        int rc = s_ht_resize (self, self->ht_cap ? self->ht_cap * 2 : 1024);
         if (rc != GS_OK)
             return rc;
     }
-    size_t slot = s_slot (self, id);
+    uint64_t h = s_fnv (id);
+    size_t slot = s_slot (self, id, h);
     if (self->ht[slot] != 0)
         return GS_E_DUPLICATE;
     int rc = s_grow_nodes (self);
     if (rc != GS_OK)
         return rc;
     size_t at = buf_len (self->arena);
-    rc = buf_append (self->arena, id, (size_t) n + 1);
+    rc = buf_append (self->arena, id, n + 1);
     if (rc != BUF_OK)
         return rc == BUF_E_TOOBIG ? GS_E_TOOBIG : GS_E_NOMEM;
     uint32_t k = self->n;
@@ -504,7 +618,7 @@ gs_builder_add_node (gs_builder_t *self, gs_node_type_t type, const char *pk, co
     self->flags[k] = (uint8_t) flags;
     self->cost[k] = cost == cost ? cost : 0.0;   /* NaN → 0 */
     self->ts[k] = ts;
-    self->ht[slot] = k + 1;
+    self->ht[slot] = S_TAG (h) | (k + 1);
     self->n++;
     return GS_OK;
 }
@@ -521,7 +635,7 @@ gs__builder_add_pair (gs_builder_t *self, uint32_t src, uint32_t dst, gs_rel_t r
 {
     if (self->np == self->pcap) {
         size_t ncap = self->pcap ? self->pcap * 2 : 4096;
-        gs__pair_t *p = realloc (self->pairs, ncap * sizeof *p);
+        gs__pair_t *p = s_realloc (self->pairs, ncap * sizeof *p);
         if (p == NULL)
             return GS_E_NOMEM;
         self->pairs = p;
@@ -640,7 +754,7 @@ gs_graph_destroy (gs_graph_t **self_p)
 /* Permutes a builder array into a new graph array: out[inv[k]] = in[k]. */
 #define PERMUTE(dst, src, n, inv)                                       \
     do {                                                                \
-        (dst) = malloc (((n) ? (n) : 1) * sizeof *(dst));               \
+        (dst) = s_malloc ((size_t) (n) * sizeof *(dst));                \
         if ((dst) == NULL)                                              \
             goto oom;                                                   \
         for (uint32_t k_ = 0; k_ < (n); k_++)                           \
@@ -664,8 +778,8 @@ gs_builder_finish (gs_builder_t **self_p, char *err, size_t errsz)
     memcpy (g->data_version, b->data_version, sizeof g->data_version);
 
     /* 1. Sort nodes by id. */
-    ord = malloc ((n ? n : 1) * sizeof *ord);
-    inv = malloc ((n ? n : 1) * sizeof *inv);
+    ord = s_malloc ((size_t) n * sizeof *ord);
+    inv = s_malloc ((size_t) n * sizeof *inv);
     if (ord == NULL || inv == NULL)
         goto oom;
     for (uint32_t k = 0; k < n; k++)
@@ -717,7 +831,7 @@ gs_builder_finish (gs_builder_t **self_p, char *err, size_t errsz)
             g->cost[b->pairs[e].dst] += g->cost[b->pairs[e].src];
 
     /* 4. CSR. */
-    g->row = calloc ((size_t) n + 1, sizeof *g->row);
+    g->row = s_calloc ((size_t) n + 1, sizeof *g->row);
     if (g->row == NULL)
         goto oom;
     for (size_t e = 0; e < np; e++) {
@@ -727,8 +841,8 @@ gs_builder_finish (gs_builder_t **self_p, char *err, size_t errsz)
     for (uint32_t k = 0; k < n; k++)
         g->row[k + 1] += g->row[k];
     const uint64_t m = g->row[n];
-    packed = malloc ((m ? m : 1) * sizeof *packed);
-    uint64_t *fill = calloc ((size_t) n + 1, sizeof *fill);
+    packed = s_malloc (m * sizeof *packed);
+    uint64_t *fill = s_calloc ((size_t) n + 1, sizeof *fill);
     if (packed == NULL || fill == NULL) {
         free (fill);
         goto oom;
@@ -740,8 +854,8 @@ gs_builder_finish (gs_builder_t **self_p, char *err, size_t errsz)
         g->stats.pairs_by_rel[p->rel]++;
     }
     free (fill);
-    g->nb = malloc ((m ? m : 1) * sizeof *g->nb);
-    g->et = malloc ((m ? m : 1) * sizeof *g->et);
+    g->nb = s_malloc (m * sizeof *g->nb);
+    g->et = s_malloc (m * sizeof *g->et);
     if (g->nb == NULL || g->et == NULL)
         goto oom;
     for (uint32_t k = 0; k < n; k++) {

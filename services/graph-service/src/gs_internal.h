@@ -29,11 +29,11 @@ struct _gs_builder_t {
     double *cost;
     int64_t *ts;
     /* open-addressing index id → node + 1 (0 = empty); lookups only */
-    uint32_t *ht;
+    uint64_t *ht;
     size_t ht_cap;
     /* label/detail de-duplication: open addressing over arena offsets
      * (0 = empty); "FAILED run of J-X" is stored once, not per run */
-    uint32_t *txt;
+    uint64_t *txt;
     size_t txt_cap;
     size_t txt_used;
     /* relation pairs (forward direction) */
@@ -71,6 +71,8 @@ struct _gs_graph_t {
 
 /* Builder internals used by the loader. */
 int gs__builder_find (gs_builder_t *self, const char *id, uint32_t *out);
+/* Pre-sizes the node arrays and the id index for about `nodes` nodes. */
+int gs__builder_reserve (gs_builder_t *self, size_t nodes);
 /* Adds an edge given resolved endpoint indexes. */
 int gs__builder_add_pair (gs_builder_t *self, uint32_t src, uint32_t dst, gs_rel_t rel);
 /* Counts a dropped (dangling) relation. */

@@ -28,11 +28,26 @@
 #include "db.h"
 #include "str.h"
 
+/* Last resolved target of one relation: rows arrive clustered by parent
+ * (a job's runs, a run's events, the system user of every event), so most
+ * target lookups repeat the previous one and skip the hash table. */
+typedef struct {
+    char key[GS_ID_MAX];
+    uint32_t idx;
+    bool valid;
+} s_memo_t;
+
 typedef struct {
     gs_builder_t *b;
     sqlite3 *h;
     char *err;
     size_t errsz;
+    /* the node added by the last s_node call (edge sources are that row) */
+    const char *src_pk;
+    gs_node_type_t src_type;
+    uint32_t src_idx;
+    bool src_valid;
+    s_memo_t memo[GS_REL__COUNT];
 } s_ctx_t;
 
 static const char *
@@ -68,8 +83,14 @@ s_id (char *out, size_t size, gs_node_type_t t, const char *pk)
 {
     if (pk == NULL || *pk == '\0')
         return false;
-    int n = snprintf (out, size, "%s::%s", gs_node_type_name (t), pk);
-    return n > 0 && (size_t) n < size;
+    const char *tn = gs_node_type_name (t);
+    size_t tl = strlen (tn), pl = strlen (pk);
+    if (tl + 2 + pl >= size)
+        return false;
+    memcpy (out, tn, tl);
+    memcpy (out + tl, "::", 2);
+    memcpy (out + tl + 2, pk, pl + 1);
+    return true;
 }
 
 /* Adds a node; data problems (duplicate, oversized) skip the row. Returns 0
@@ -79,6 +100,7 @@ s_node (s_ctx_t *c, gs_node_type_t t, const char *pk, const char *label, const c
         const char *ts_text, unsigned flags)
 {
     int64_t ts = 0;
+    c->src_valid = false;
     if ((++c->b->rows_read & 4095) == 0 && c->b->cancel != NULL && atomic_load (c->b->cancel) != 0)
         return gs__err (c->err, c->errsz, GS_E_CANCELLED, "graph build cancelled");
     if (pk == NULL || *pk == '\0' || strlen (pk) + strlen (gs_node_type_name (t)) + 3 > GS_ID_MAX) {
@@ -88,8 +110,13 @@ s_node (s_ctx_t *c, gs_node_type_t t, const char *pk, const char *label, const c
     if (ts_text != NULL && gs__parse_ts (ts_text, &ts) != 0)
         ts = 0;
     int rc = gs_builder_add_node (c->b, t, pk, label, detail, cost, ts, flags);
-    if (rc == GS_OK)
+    if (rc == GS_OK) {
+        c->src_valid = true;
+        c->src_type = t;
+        c->src_pk = pk;
+        c->src_idx = c->b->n - 1;
         return 0;
+    }
     if (rc == GS_E_DUPLICATE || rc == GS_E_INVALID) {
         c->b->stats.rows_skipped++;
         return 1;
@@ -106,8 +133,24 @@ s_edge (s_ctx_t *c, gs_node_type_t st, const char *spk, gs_node_type_t dt, const
     if (dpk == NULL || *dpk == '\0' || spk == NULL)
         return 0;
     uint32_t ia, iz;
-    if (!s_id (a, sizeof a, st, spk) || !s_id (z, sizeof z, dt, dpk)
-        || gs__builder_find (c->b, a, &ia) != GS_OK || gs__builder_find (c->b, z, &iz) != GS_OK) {
+    if (c->src_valid && c->src_type == st && (c->src_pk == spk || strcmp (c->src_pk, spk) == 0))
+        ia = c->src_idx;
+    else if (!s_id (a, sizeof a, st, spk) || gs__builder_find (c->b, a, &ia) != GS_OK) {
+        gs__builder_dangling (c->b, rel);
+        return 0;
+    }
+    if (!s_id (z, sizeof z, dt, dpk)) {
+        gs__builder_dangling (c->b, rel);
+        return 0;
+    }
+    s_memo_t *m = &c->memo[rel];
+    if (m->valid && strcmp (m->key, z) == 0)
+        iz = m->idx;
+    else if (gs__builder_find (c->b, z, &iz) == GS_OK) {
+        memcpy (m->key, z, strlen (z) + 1);
+        m->idx = iz;
+        m->valid = true;
+    } else {
         gs__builder_dangling (c->b, rel);
         return 0;
     }
@@ -486,6 +529,7 @@ s_load_dependencies (s_ctx_t *c)
 {
     sqlite3_stmt *st;
     int rc;
+    c->src_valid = false;   /* edge sources here are not the last added node */
     if (c->b->stats.has_job_dependencies_table) {
         rc = s_prepare (c, "SELECT downstream_job_id, upstream_job_id FROM job_dependencies", &st);
         if (rc)
@@ -603,7 +647,7 @@ gs_builder_load_db (gs_builder_t *self, const char *db_path, char *err, size_t e
     db_t *db = db_open (db_path, DB_READONLY, 5000, &oerr);
     if (db == NULL)
         return gs__err (err, errsz, GS_E_DB, "cannot open database %s: %s", db_path, oerr ? oerr : "unknown error");
-    s_ctx_t c = {self, db_handle (db), err, errsz};
+    s_ctx_t c = {.b = self, .h = db_handle (db), .err = err, .errsz = errsz};
     int rc = 0;
     if (sqlite3_exec (c.h, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
         rc = gs__err (err, errsz, GS_E_DB, "cannot begin read transaction on %s: %s", db_path, sqlite3_errmsg (c.h));
@@ -615,6 +659,24 @@ gs_builder_load_db (gs_builder_t *self, const char *db_path, char *err, size_t e
                           required[i]);
             goto done;
         }
+    /* Size the index once (max(rowid) is an O(log n) estimate of each count). */
+    {
+        static const char *const sized[] = {"job_runs", "compute_usage", "events", "eviction_details",
+                                            "sql_query_history", "jobs"};
+        int64_t total = 0;
+        for (size_t i = 0; i < sizeof sized / sizeof *sized; i++) {
+            char q[96];
+            sqlite3_stmt *st = NULL;
+            snprintf (q, sizeof q, "SELECT max(rowid) FROM %s", sized[i]);
+            if (sqlite3_prepare_v2 (c.h, q, -1, &st, NULL) == SQLITE_OK && sqlite3_step (st) == SQLITE_ROW)
+                total += sqlite3_column_int64 (st, 0);
+            sqlite3_finalize (st);
+        }
+        if (total > 0 && total < (int64_t) UINT32_MAX / 4 && gs__builder_reserve (self, (size_t) total + 1024) != GS_OK) {
+            rc = gs__err (err, errsz, GS_E_NOMEM, "out of memory sizing the graph for %lld rows", (long long) total);
+            goto done;
+        }
+    }
     self->stats.has_job_dependencies_table = s_table_exists (&c, "job_dependencies");
     self->stats.has_config_changes_table = s_table_exists (&c, "config_changes");
     if (s_table_exists (&c, "data_version")) {
