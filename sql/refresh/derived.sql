@@ -82,50 +82,46 @@ SELECT parent_id, parent_type, usage_date, job_id, workspace_id, dbus_consumed, 
 FROM v_compute_usage;
 
 -- rollup_job_day ---------------------------------------------------------
+-- One sort: run, usage and eviction contributions are stacked (UNION ALL)
+-- and grouped once by (job, day).
 DELETE FROM rollup_job_day;
-WITH
-runs AS (
-  SELECT job_id, substr(start_time, 1, 10) AS d, COUNT(*) AS runs,
-         SUM(run_status = 'SUCCESS') AS ok, SUM(run_status = 'FAILED') AS failed,
-         SUM(run_status = 'SKIPPED') AS skipped, SUM(run_status = 'RUNNING') AS running,
-         SUM(job_run_id GLOB '*-R[0-9][0-9]') AS retries,
-         SUM(COALESCE(duration_ms, 0)) AS dur
-  FROM job_runs GROUP BY 1, 2
-),
-use AS (
-  SELECT job_id, usage_date AS d, COUNT(*) AS n, SUM(dbus_consumed) AS dbus,
-         SUM(COALESCE(total_cost, 0)) AS cost,
-         SUM(dbus_consumed * price_usd_per_dbu) AS list_cost,
-         COUNT(*) - COUNT(price_usd_per_dbu) AS unpriced,
-         SUM(COALESCE(total_cost, 0) * COALESCE(spot_ratio, 0)) AS spot_cost,
-         SUM(COALESCE(avg_cpu_utilization, 0)) AS cpu
-  FROM temp.refresh_usage WHERE parent_type = 'JOB_RUN' AND job_id IS NOT NULL GROUP BY 1, 2
-),
-ev AS (
-  SELECT r.job_id, substr(e.event_time, 1, 10) AS d, COUNT(*) AS n
+INSERT INTO rollup_job_day (job_id, usage_date, workspace_id, runs, success_runs, failed_runs,
+    skipped_runs, running_runs, retry_runs, duration_ms_sum, usage_rows, dbus, cost_usd,
+    list_cost_usd, cost_spot_usd, cpu_sum, evictions)
+SELECT g.job_id, g.d, j.workspace_id, g.runs, g.ok, g.failed, g.skipped, g.running, g.retries,
+       g.dur, g.n, g.dbus, g.cost, g.list_cost, g.spot_cost, g.cpu, g.ev
+FROM (
+SELECT c.job_id, c.d,
+       SUM(c.runs) AS runs, SUM(c.ok) AS ok, SUM(c.failed) AS failed, SUM(c.skipped) AS skipped,
+       SUM(c.running) AS running, SUM(c.retries) AS retries, SUM(c.dur) AS dur, SUM(c.n) AS n,
+       SUM(c.dbus) AS dbus, SUM(c.cost) AS cost,
+       CASE WHEN SUM(c.unpriced) > 0 THEN NULL ELSE SUM(c.list_cost) END AS list_cost,
+       SUM(c.spot_cost) AS spot_cost, SUM(c.cpu) AS cpu, SUM(c.ev) AS ev
+FROM (
+  SELECT job_id, substr(start_time, 1, 10) AS d, 1 AS runs, run_status = 'SUCCESS' AS ok,
+         run_status = 'FAILED' AS failed, run_status = 'SKIPPED' AS skipped,
+         run_status = 'RUNNING' AS running, job_run_id GLOB '*-R[0-9][0-9]' AS retries,
+         COALESCE(duration_ms, 0) AS dur, 0 AS n, 0.0 AS dbus, 0.0 AS cost, 0.0 AS list_cost,
+         0 AS unpriced, 0.0 AS spot_cost, 0.0 AS cpu, 0 AS ev
+  FROM job_runs
+  UNION ALL
+  SELECT job_id, usage_date, 0, 0, 0, 0, 0, 0, 0, 1, dbus_consumed, COALESCE(total_cost, 0),
+         COALESCE(dbus_consumed * price_usd_per_dbu, 0), price_usd_per_dbu IS NULL,
+         COALESCE(total_cost, 0) * COALESCE(spot_ratio, 0), COALESCE(avg_cpu_utilization, 0), 0
+  FROM temp.refresh_usage WHERE parent_type = 'JOB_RUN' AND job_id IS NOT NULL
+  UNION ALL
+  SELECT r.job_id, substr(e.event_time, 1, 10), 0, 0, 0, 0, 0, 0, 0, 0, 0.0, 0.0, 0.0, 0, 0.0, 0.0, 1
   FROM events e
   LEFT JOIN compute_usage cu ON cu.compute_usage_id = e.compute_usage_id
   JOIN job_runs r ON r.job_run_id = CASE WHEN cu.parent_type = 'JOB_RUN' THEN cu.parent_id
                                          ELSE e.compute_usage_id END
-  WHERE e.event_type = 'SPOT_EVICTION' GROUP BY 1, 2
-),
-keys AS (SELECT job_id, d FROM runs UNION SELECT job_id, d FROM use UNION SELECT job_id, d FROM ev)
-INSERT INTO rollup_job_day (job_id, usage_date, workspace_id, runs, success_runs, failed_runs,
-    skipped_runs, running_runs, retry_runs, duration_ms_sum, usage_rows, dbus, cost_usd,
-    list_cost_usd, cost_spot_usd, cpu_sum, evictions)
-SELECT k.job_id, k.d, j.workspace_id,
-       COALESCE(r.runs, 0), COALESCE(r.ok, 0), COALESCE(r.failed, 0), COALESCE(r.skipped, 0),
-       COALESCE(r.running, 0), COALESCE(r.retries, 0), COALESCE(r.dur, 0),
-       COALESCE(u.n, 0), COALESCE(u.dbus, 0), COALESCE(u.cost, 0),
-       CASE WHEN u.n IS NULL THEN 0 WHEN u.unpriced > 0 THEN NULL ELSE u.list_cost END,
-       COALESCE(u.spot_cost, 0), COALESCE(u.cpu, 0), COALESCE(e.n, 0)
-FROM keys k
-LEFT JOIN jobs j ON j.job_id = k.job_id
-LEFT JOIN runs r ON r.job_id = k.job_id AND r.d = k.d
-LEFT JOIN use u ON u.job_id = k.job_id AND u.d = k.d
-LEFT JOIN ev e ON e.job_id = k.job_id AND e.d = k.d
-WHERE k.d IS NOT NULL
-ORDER BY k.job_id, k.d;
+  WHERE e.event_type = 'SPOT_EVICTION'
+) c
+WHERE c.d IS NOT NULL
+GROUP BY c.job_id, c.d
+) g
+LEFT JOIN jobs j ON j.job_id = g.job_id
+ORDER BY g.job_id, g.d;
 
 -- rollup_compute_day -----------------------------------------------------
 DELETE FROM rollup_compute_day;
