@@ -79,7 +79,7 @@ int env_set_str (char **field, const char *s);
 /* Same with printf formatting. */
 int env_set_strf (char **field, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
 
-/* Grows the malloc'd array *(T **)arr_p so it holds at least `n` elements of
+/* Resizes the malloc'd array *(T **)arr_p to hold `n` elements of
  * `elem_size` bytes. 0 or ENV_E_NOMEM (array unchanged). Use ENV_APPEND. */
 int env_reserve (void *arr_p, size_t n, size_t elem_size);
 /* Appends `value` to a repeated field given as (array, count), e.g.
@@ -141,9 +141,9 @@ int env_encode (env_t *env, uint8_t **out, size_t *len);
 /* Unpacks `len` bytes. Checks the cap first, then protobuf-c, then the header
  * version and that a body is set. On success *out owns a new envelope (free
  * with env_free) and 0 is returned; on error *out is NULL and an ENV_E_*
- * code is returned. When the version is wrong the decoded envelope is still
- * returned through *out together with ENV_E_VERSION so the caller can answer
- * with the request id; the caller frees it. */
+ * code is returned. Exception: for ENV_E_VERSION and ENV_E_EMPTY the decoded
+ * envelope is still returned through *out so the caller can answer with the
+ * request id; the caller frees it. */
 int env_decode (const uint8_t *data, size_t len, env_t **out);
 /* Same with an explicit cap (bytes). */
 int env_decode_cap (const uint8_t *data, size_t len, size_t cap, env_t **out);
