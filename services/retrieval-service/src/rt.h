@@ -169,8 +169,8 @@ typedef struct {
     int dim;           /* output dimension (default 256) */
     int max_features;  /* vocabulary cap, by document frequency (default 65536) */
     int min_df;        /* minimum document frequency of a feature (default 1) */
-    int fit_sample;    /* at most this many texts are used for fitting (default 20000) */
-    int power_iters;   /* subspace iterations (default 3) */
+    int fit_sample;    /* at most this many texts are used for fitting (default 8000) */
+    int power_iters;   /* subspace iterations (default 2) */
     uint64_t seed;     /* random seed (default 42) */
 } rt_lsa_opts_t;
 
@@ -293,7 +293,8 @@ int rt_index_build_docs (rt_docset_t *docs, const char *out_dir, const rt_config
 
 typedef struct _rt_index_t rt_index_t;
 
-/* Opens an index directory for searching. The embedder is rebuilt from the
+/* Opens an index directory for searching. Sets the process-wide FAISS thread
+ * count to cfg->threads (default 1). The embedder is rebuilt from the
  * directory (lsa) or from `cfg` (openai); when the configured embedder or
  * dimension differs from the one recorded at build time the open fails with
  * RT_E_DIM and a message naming both. `cfg` may be NULL (defaults). */

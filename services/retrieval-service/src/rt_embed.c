@@ -568,9 +568,9 @@ s_fill_lsa_defaults (rt_lsa_opts_t *o)
     if (o->min_df <= 0)
         o->min_df = 1;
     if (o->fit_sample <= 0)
-        o->fit_sample = 20000;
+        o->fit_sample = 8000;
     if (o->power_iters < 0)
-        o->power_iters = 3;
+        o->power_iters = 2;
     if (o->seed == 0)
         o->seed = 42;
 }

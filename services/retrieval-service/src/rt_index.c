@@ -21,7 +21,9 @@
  * Search (rt_index_search): a vector list (k-NN in the chosen corpora; with
  * an entity filter, exact re-scoring of the filtered candidates through
  * reconstruct) and a BM25 list (FTS5 MATCH of the query's terms OR-ed,
- * bm25 weights title 2, text 1, ids 1), each ordered by score then doc_id and
+ * bm25 weights title 2, text 1, ids 1, set as the table's rank function at
+ * build time; a corpus is a contiguous id range, so the corpus filter is a
+ * rowid range FTS5 applies itself), each ordered by score then doc_id and
  * cut to a fusion depth of max(5k, 50); hybrid fuses them with reciprocal
  * rank 1/(rrf_k + rank). Node ids written verbatim in the query
  * ("job::J-FIN-DAILY") that name a document form a third list and are
@@ -43,7 +45,7 @@
 
 #include "vs_faiss.h"
 
-#define RT_FORMAT "copilot-retrieval-index/1"
+#define RT_FORMAT "copilot-retrieval-index/2"
 #define RT_MAX_FILTER_IDS 4096
 #define RT_MAX_EXACT_CANDIDATES 200000
 
@@ -226,7 +228,8 @@ s_write_meta (const char *path, const rt_docset_t *docs, const char *embedder, i
     sqlite3_finalize (ins);
     sqlite3_finalize (ent);
     if (rc == RT_OK)
-        rc = s_exec (db, "INSERT INTO docs_fts(docs_fts) VALUES('rebuild');");
+        rc = s_exec (db, "INSERT INTO docs_fts(docs_fts) VALUES('rebuild');"
+                         "INSERT INTO docs_fts(docs_fts, rank) VALUES('rank', 'bm25(2.0, 1.0, 1.0)');");
     char num[32];
     if (rc == RT_OK)
         rc = s_info_put (db, "format", RT_FORMAT);
@@ -552,7 +555,8 @@ struct _rt_index_t {
     sqlite3_int64 ndocs;
     char **doc_ids;   /* doc_ids[id - 1], for tie-breaks without a query */
     unsigned char *corpus_of; /* corpus index per id - 1 */
-    sqlite3_stmt *st_doc, *st_fts, *st_cand, *st_byid;
+    int64_t lo[3], hi[3];     /* id range of each corpus (ids follow canonical order) */
+    sqlite3_stmt *st_doc, *st_fts, *st_fts_ent, *st_cand, *st_byid;
 };
 
 static int
@@ -591,6 +595,10 @@ rt_index_open (const char *dir, const rt_config_t *cfg_in)
         return NULL;
     }
     self->rrf_k = cfg->rrf_k > 0 ? cfg->rrf_k : 60;
+    /* One FAISS (OpenMP) thread per process unless configured otherwise:
+     * single-query searches gain nothing from a team, and several replicas
+     * on one host would otherwise spin against each other. */
+    vs_set_threads (cfg->threads > 0 ? cfg->threads : 1);
     char path[4096], uri[4200], val[256];
     str_fmt (path, sizeof path, "%s/meta.sqlite", dir);
     if (!s_exists (path)) {
@@ -697,6 +705,25 @@ rt_index_open (const char *dir, const rt_config_t *cfg_in)
                 rt__fail (RT_E_FORMAT, "%s: document ids are not contiguous", dir);
                 goto fail;
             }
+        for (int c = 0; c < 3; c++) {
+            self->lo[c] = 1; /* empty corpus: an empty range */
+            self->hi[c] = 0;
+        }
+        for (sqlite3_int64 i = maxid; i >= 1; i--) {
+            int c = self->corpus_of[i - 1];
+            if (c < 3) {
+                self->lo[c] = i;
+                if (self->hi[c] < i)
+                    self->hi[c] = i;
+            }
+        }
+        for (sqlite3_int64 i = 1; i <= maxid; i++) {
+            int c = self->corpus_of[i - 1];
+            if (c > 2 || i < self->lo[c] || i > self->hi[c]) {
+                rt__fail (RT_E_FORMAT, "%s: corpus id ranges overlap; rebuild the index", dir);
+                goto fail;
+            }
+        }
     }
     if (sqlite3_prepare_v2 (self->db,
                             "SELECT doc_id, corpus, type, title, url, anchor, text, entity_ids, source_file,"
@@ -704,13 +731,16 @@ rt_index_open (const char *dir, const rt_config_t *cfg_in)
                             -1, &self->st_doc, NULL)
             != SQLITE_OK
         || sqlite3_prepare_v2 (self->db,
-                               "SELECT f.rowid, bm25(docs_fts, 2.0, 1.0, 1.0) AS s FROM docs_fts f "
-                               "JOIN docs d ON d.id = f.rowid "
-                               "WHERE docs_fts MATCH ?1 AND (?2 = '' OR d.corpus = ?2) "
-                               "AND (?3 IS NULL OR d.id IN (SELECT id FROM doc_entity WHERE entity_id IN "
-                               "(SELECT value FROM json_each(?3)))) "
-                               "ORDER BY s, d.doc_id LIMIT ?4",
+                               "SELECT rowid, rank FROM docs_fts WHERE docs_fts MATCH ?1 "
+                               "AND rowid BETWEEN ?2 AND ?3 ORDER BY rank, rowid LIMIT ?4",
                                -1, &self->st_fts, NULL)
+               != SQLITE_OK
+        || sqlite3_prepare_v2 (self->db,
+                               "SELECT rowid, rank FROM docs_fts WHERE docs_fts MATCH ?1 "
+                               "AND rowid BETWEEN ?2 AND ?3 AND rowid IN (SELECT id FROM doc_entity "
+                               "WHERE entity_id IN (SELECT value FROM json_each(?5))) "
+                               "ORDER BY rank, rowid LIMIT ?4",
+                               -1, &self->st_fts_ent, NULL)
                != SQLITE_OK
         || sqlite3_prepare_v2 (self->db,
                                "SELECT DISTINCT e.id FROM doc_entity e JOIN docs d ON d.id = e.id "
@@ -739,6 +769,7 @@ rt_index_destroy (rt_index_t **self_p)
     rt_index_t *self = *self_p;
     sqlite3_finalize (self->st_doc);
     sqlite3_finalize (self->st_fts);
+    sqlite3_finalize (self->st_fts_ent);
     sqlite3_finalize (self->st_cand);
     sqlite3_finalize (self->st_byid);
     sqlite3_close_v2 (self->db);
@@ -1135,15 +1166,14 @@ rt_index_search (rt_index_t *self, const rt_query_t *q, rt_result_t **out)
                 rc = rt__fail (RT_E_NOMEM, "out of memory");
                 goto done;
             }
-            sqlite3_stmt *st = self->st_fts;
+            sqlite3_stmt *st = filter_json ? self->st_fts_ent : self->st_fts;
             sqlite3_reset (st);
             sqlite3_bind_text (st, 1, buf_data (fq), -1, SQLITE_STATIC);
-            sqlite3_bind_text (st, 2, corpus, -1, SQLITE_STATIC);
-            if (filter_json)
-                sqlite3_bind_text (st, 3, filter_json, -1, SQLITE_STATIC);
-            else
-                sqlite3_bind_null (st, 3);
+            sqlite3_bind_int64 (st, 2, only >= 0 ? self->lo[only] : 1);
+            sqlite3_bind_int64 (st, 3, only >= 0 ? self->hi[only] : self->ndocs);
             sqlite3_bind_int64 (st, 4, (sqlite3_int64) depth);
+            if (filter_json)
+                sqlite3_bind_text (st, 5, filter_json, -1, SQLITE_STATIC);
             int s;
             while ((s = sqlite3_step (st)) == SQLITE_ROW && nk < depth) {
                 int64_t id = sqlite3_column_int64 (st, 0);

@@ -468,7 +468,7 @@ rt_config_defaults (rt_config_t *out)
     out->lsa.dim = 256;
     out->lsa.max_features = 65536;
     out->lsa.min_df = 1;
-    out->lsa.fit_sample = 20000;
-    out->lsa.power_iters = 3;
+    out->lsa.fit_sample = 8000;
+    out->lsa.power_iters = 2;
     out->lsa.seed = 42;
 }

@@ -1,0 +1,304 @@
+/* bench_retrieval.c — retrieval benchmark (label bench; never part of
+ * `make test`).
+ *
+ *   bench_retrieval ROUTER_BIN WORKER_BIN --synthetic N
+ *   bench_retrieval ROUTER_BIN WORKER_BIN --db PATH       (e.g. the large profile)
+ *
+ * Measures, in one run:
+ *   1. index build time (corpus, embedder fit + embedding, FAISS + SQLite) and
+ *      size, for N synthetic telemetry-like documents plus the built-in docs
+ *      and runbooks, or for a telemetry database;
+ *   2. in-process hybrid search latency (p50/p99) and single-thread QPS;
+ *   3. QPS through the retrieval-router with ONE replica, then after a second
+ *      replica joined, with TWO (same process, same index, same query mix,
+ *      16 searches in flight), and the 2/1 ratio.
+ * Environment: RT_BENCH_SECONDS (per QPS phase, default 10), RT_BENCH_THREADS
+ * (FAISS threads for the build, default 1), RT_BENCH_DIM (default 256).
+ * Exit 77 when the database is missing. Prints one "BENCH retrieval ..." line.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <zmq.h>
+
+#include "buf.h"
+#include "bus.h"
+#include "clock.h"
+#include "env.h"
+#include "rt.h"
+#include "rt_proc.h" /* tests/integration/retrieval */
+
+static const char *const s_vocab[] = {
+    "cluster", "spot", "eviction", "autoscaling", "warehouse", "query", "timeout", "memory", "driver",
+    "executor", "shuffle", "spill", "photon", "serverless", "pool", "instance", "capacity", "retry",
+    "failure", "cost", "dbu", "sku", "delta", "merge", "ingestion", "pipeline", "dashboard", "refresh",
+    "finance", "supply", "logistics", "training", "gpu", "latency", "policy", "tag", "budget", "node",
+    "worker", "partition", "skew", "broadcast", "join", "aggregation", "schema", "upstream", "downstream",
+    "sla", "deadline", "on-demand", "fallback", "interruption", "zone", "region", "storage", "cache",
+    "notebook", "job", "run", "task", "concurrency", "queue", "scaling", "idle", "terminate", "start",
+    "config", "change", "rollback", "anomaly", "spike", "forecast", "usage", "billing", "price", NULL};
+
+static const char *const s_queries[] = {
+    "spot eviction capacity failure", "warehouse idle cost spike", "driver memory spill skew",
+    "which job failed with a timeout", "gpu training capacity", "autoscaling queue workers",
+    "how do pools reduce start time", "cascading upstream failure", "photon cost dbu",
+    "configuration change rollback", NULL};
+
+static uint64_t s_rng = 0x9E3779B97F4A7C15ULL;
+static uint64_t
+s_next (void)
+{
+    s_rng ^= s_rng << 13;
+    s_rng ^= s_rng >> 7;
+    s_rng ^= s_rng << 17;
+    return s_rng;
+}
+
+static int
+s_synthetic (size_t n, rt_docset_t *ds)
+{
+    size_t nv = 0;
+    while (s_vocab[nv])
+        nv++;
+    static const char *const status[] = {"SUCCESS", "SUCCESS", "SUCCESS", "FAILED", "SKIPPED"};
+    buf_t *t = buf_new (8192);
+    char id[64], ents[160], title[128];
+    for (size_t i = 0; i < n; i++) {
+        buf_reset (t);
+        unsigned job = (unsigned) (s_next () % 500);
+        const char *st = status[s_next () % 5];
+        snprintf (id, sizeof id, "jobrun::SYN-%08zu", i);
+        snprintf (ents, sizeof ents, "jobrun::SYN-%08zu job::J-SYN-%03u", i, job);
+        snprintf (title, sizeof title, "J-SYN-%03u run %zu (%s)", job, i, st);
+        buf_printf (t, "Job Run: SYN-%08zu\nJob ID: J-SYN-%03u\nStatus: %s\nDuration: %llu ms\nNotes:", i, job, st,
+                    (unsigned long long) (s_next () % 10000000));
+        int words = 12 + (int) (s_next () % 30);
+        for (int w = 0; w < words; w++) {
+            /* Zipf-like: square of a uniform index favours the first words */
+            double u = (double) (s_next () >> 11) / 9007199254740992.0;
+            size_t k = (size_t) (u * u * (double) nv);
+            buf_printf (t, " %s", s_vocab[k < nv ? k : nv - 1]);
+        }
+        rt_doc_t d = {.doc_id = id, .corpus = "telemetry", .type = "jobrun", .title = title,
+                      .text = buf_data (t), .entity_ids = ents};
+        if (rt_docset_add (ds, &d) != RT_OK) {
+            buf_destroy (&t);
+            return -1;
+        }
+    }
+    buf_destroy (&t);
+    return 0;
+}
+
+/* ---- QPS through the router --------------------------------------------- */
+
+typedef struct {
+    long replies, errors;
+    long by_w1, by_w2;
+} qstats_t;
+static qstats_t s_q;
+
+static void
+on_reply (bus_client_t *c, int status, env_t *reply, void *arg)
+{
+    (void) c;
+    (void) arg;
+    if (status == 0 && reply->body_case == COPILOT__V1__ENVELOPE__BODY_SEARCH_REPLY) {
+        s_q.replies++;
+        if (strcmp (reply->search_reply->served_by, "w1") == 0)
+            s_q.by_w1++;
+        else
+            s_q.by_w2++;
+    } else {
+        s_q.errors++;
+    }
+    env_free (reply);
+}
+
+static double
+s_qps (const char *ep, int seconds, qstats_t *out)
+{
+    memset (&s_q, 0, sizeof s_q);
+    void *ctx = zmq_ctx_new ();
+    bus_client_t *c = bus_client_new (ctx, ep, "bench", "retrieval-router");
+    if (!c)
+        return -1;
+    int64_t t0 = clock_mono_ms (), end = t0 + (int64_t) seconds * 1000;
+    unsigned i = 0;
+    while (clock_mono_ms () < end) {
+        while (bus_client_pending (c) < 16) {
+            env_t *req = env_new ("bench");
+            Copilot__V1__SearchRequest *sr = env_msg_new (&copilot__v1__search_request__descriptor);
+            env_set_str (&sr->query, s_queries[i++ % 10]);
+            sr->k = 10;
+            env_set_body (req, COPILOT__V1__ENVELOPE__BODY_SEARCH_REQUEST, sr);
+            int rc = bus_client_send (c, req, 30000, BUS_CALL_IDEMPOTENT, on_reply, NULL);
+            env_free (req);
+            if (rc != 0)
+                break;
+        }
+        bus_client_poll (c, 20);
+    }
+    double elapsed = (double) (clock_mono_ms () - t0) / 1000.0;
+    long done = s_q.replies;
+    bus_client_poll (c, 30000); /* drain what is still in flight */
+    bus_client_destroy (&c);
+    zmq_ctx_term (ctx);
+    *out = s_q;
+    return (double) done / elapsed;
+}
+
+static int
+s_cmp_d (const void *a, const void *b)
+{
+    double x = *(const double *) a, y = *(const double *) b;
+    return x < y ? -1 : x > y;
+}
+
+int
+main (int argc, char **argv)
+{
+    if (argc != 5) {
+        fprintf (stderr, "usage: %s ROUTER_BIN WORKER_BIN --synthetic N | --db PATH\n", argv[0]);
+        return 2;
+    }
+    const char *router_bin = argv[1], *worker_bin = argv[2];
+    bool synthetic = strcmp (argv[3], "--synthetic") == 0;
+    size_t nsyn = synthetic ? (size_t) strtoull (argv[4], NULL, 10) : 0;
+    const char *db = synthetic ? NULL : argv[4];
+    if (db && access (db, R_OK) != 0) {
+        fprintf (stderr, "%s missing: skipped (generate it with copilot generate --profile large)\n", db);
+        return 77;
+    }
+    int seconds = getenv ("RT_BENCH_SECONDS") ? (int) strtol (getenv ("RT_BENCH_SECONDS"), NULL, 10) : 10;
+    snprintf (rt_proc_dir, sizeof rt_proc_dir, "/tmp/rt_bench_XXXXXX");
+    if (!mkdtemp (rt_proc_dir))
+        return 1;
+    char idx[300], run[300], rep[400], bep[400], w1ep[400], w2ep[400];
+    snprintf (idx, sizeof idx, "%s/index", rt_proc_dir);
+    snprintf (run, sizeof run, "%s/run", rt_proc_dir);
+    mkdir (run, 0700);
+
+    /* 1. build */
+    rt_config_t cfg;
+    rt_config_defaults (&cfg);
+    if (getenv ("RT_BENCH_THREADS"))
+        cfg.threads = (int) strtol (getenv ("RT_BENCH_THREADS"), NULL, 10);
+    if (getenv ("RT_BENCH_DIM"))
+        cfg.dim = (int) strtol (getenv ("RT_BENCH_DIM"), NULL, 10);
+    rt_build_stats_t st = {0};
+    int64_t t0 = clock_mono_ms ();
+    int rc;
+    if (synthetic) {
+        rt_docset_t *ds = rt_docset_new ();
+        if (s_synthetic (nsyn, ds) != 0 || rt_corpus_load_builtin (1000, 150, ds, ds) != RT_OK) {
+            fprintf (stderr, "corpus: %s\n", rt_last_error ());
+            return 1;
+        }
+        st.seconds_load = (double) (clock_mono_ms () - t0) / 1000.0;
+        rc = rt_index_build_docs (ds, idx, &cfg, NULL, NULL, &st);
+        rt_docset_destroy (&ds);
+    } else {
+        rc = rt_index_build (db, idx, &cfg, NULL, NULL, &st);
+    }
+    double build_s = (double) (clock_mono_ms () - t0) / 1000.0;
+    if (rc != RT_OK) {
+        fprintf (stderr, "build failed: %s\n", rt_last_error ());
+        return 1;
+    }
+    printf ("build: %zu telemetry + %zu docs + %zu runbooks documents, dim %d, %.1f MiB, %.1f s total "
+            "(corpus %.1f s, fit+embed %.1f s, index %.1f s), threads %d\n",
+            st.docs[0], st.docs[1], st.docs[2], st.dim, (double) st.bytes / 1048576.0, build_s, st.seconds_load,
+            st.seconds_embed, st.seconds_index, cfg.threads);
+
+    /* 2. in-process latency */
+    rt_index_t *ix = rt_index_open (idx, &cfg);
+    if (!ix) {
+        fprintf (stderr, "open: %s\n", rt_last_error ());
+        return 1;
+    }
+    int NLAT = getenv ("RT_BENCH_SEARCHES") ? (int) strtol (getenv ("RT_BENCH_SEARCHES"), NULL, 10) : 500;
+    if (NLAT < 100)
+        NLAT = 100;
+    double *lat = malloc (sizeof (double) * NLAT);
+    struct timespec c0, c1;
+    clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &c0);
+    for (int i = 0; i < NLAT; i++) {
+        rt_query_t q = {.query = s_queries[i % 10], .k = 10};
+        rt_result_t *res = NULL;
+        int64_t a = clock_mono_ns ();
+        rt_index_search (ix, &q, &res);
+        lat[i] = (double) (clock_mono_ns () - a) / 1e6;
+        rt_result_destroy (&res);
+    }
+    clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &c1);
+    double cpu_ms = ((double) (c1.tv_sec - c0.tv_sec) * 1e3 + (double) (c1.tv_nsec - c0.tv_nsec) / 1e6) / NLAT;
+    qsort (lat, NLAT, sizeof *lat, s_cmp_d);
+    double sum = 0;
+    for (int i = 0; i < NLAT; i++)
+        sum += lat[i];
+    printf ("in-process hybrid k=10: wall p50 %.2f ms, p99 %.2f ms, %.0f searches/s; CPU %.2f ms per search "
+            "(%.0f searches/s per core)\n",
+            lat[NLAT / 2], lat[NLAT * 99 / 100], NLAT / (sum / 1000.0), cpu_ms, 1000.0 / cpu_ms);
+    rt_index_destroy (&ix);
+
+    /* 3. router with 1, then 2 replicas */
+    snprintf (rep, sizeof rep, "ipc://%s/router.sock", run);
+    snprintf (bep, sizeof bep, "ipc://%s/backend.sock", run);
+    snprintf (w1ep, sizeof w1ep, "ipc://%s/w1.sock", run);
+    snprintf (w2ep, sizeof w2ep, "ipc://%s/w2.sock", run);
+    setenv ("COPILOT_RUN_DIR", run, 1);
+    setenv ("COPILOT_RETRIEVAL_INDEX_DIR", idx, 1);
+    setenv ("COPILOT_RETRIEVAL_ROUTER_BACKEND", bep, 1);
+    setenv ("COPILOT_LOG_LEVEL", "warn", 1);
+    char set_bep[450];
+    snprintf (set_bep, sizeof set_bep, "retrieval_router.backend=%s", bep);
+    proc_t router = {0}, w1 = {0}, w2 = {0};
+    char *rargv[] = {(char *) router_bin, "--endpoint", rep, "--set", set_bep, NULL};
+    char *w1argv[] = {(char *) worker_bin, "--endpoint", w1ep, "--set", "retrieval_service.worker_id=w1", NULL};
+    char *w2argv[] = {(char *) worker_bin, "--endpoint", w2ep, "--set", "retrieval_service.worker_id=w2", NULL};
+    int out = 1;
+    qstats_t q1 = {0}, q2 = {0};
+    double qps1 = 0, qps2 = 0;
+    if (spawn (&router, "router", router_bin, rargv) != 0 || wait_ready (&router, 10000) != 0
+        || spawn (&w1, "w1", worker_bin, w1argv) != 0 || wait_ready (&w1, 120000) != 0) {
+        fprintf (stderr, "router/worker 1 did not start\n");
+        goto done;
+    }
+    int64_t end = clock_mono_ms () + 10000;
+    while (ping_workers (rep) < 1 && clock_mono_ms () < end)
+        clock_sleep_ms (50);
+    qps1 = s_qps (rep, seconds, &q1);
+    if (spawn (&w2, "w2", worker_bin, w2argv) != 0 || wait_ready (&w2, 120000) != 0) {
+        fprintf (stderr, "worker 2 did not start\n");
+        goto done;
+    }
+    end = clock_mono_ms () + 10000;
+    while (ping_workers (rep) < 2 && clock_mono_ms () < end)
+        clock_sleep_ms (50);
+    qps2 = s_qps (rep, seconds, &q2);
+    printf ("router QPS: 1 replica %.0f (%ld errors); 2 replicas %.0f (%ld errors; w1 %ld, w2 %ld); ratio %.2f\n",
+            qps1, q1.errors, qps2, q2.errors, q2.by_w1, q2.by_w2, qps1 > 0 ? qps2 / qps1 : 0.0);
+    printf ("BENCH retrieval docs=%zu build_s=%.1f index_mib=%.1f p50_ms=%.2f qps1=%.0f qps2=%.0f ratio=%.2f\n",
+            st.docs[0] + st.docs[1] + st.docs[2], build_s, (double) st.bytes / 1048576.0, lat[NLAT / 2], qps1, qps2,
+            qps1 > 0 ? qps2 / qps1 : 0.0);
+    out = (q1.errors || q2.errors) ? 1 : 0;
+done:
+    stop (&w2, SIGTERM);
+    stop (&w1, SIGTERM);
+    stop (&router, SIGTERM);
+    if (out != 0) {
+        dump_log (&router);
+        dump_log (&w1);
+        dump_log (&w2);
+    }
+    free (lat);
+    char cmd[400];
+    snprintf (cmd, sizeof cmd, "rm -rf '%s'", rt_proc_dir);
+    if (strncmp (rt_proc_dir, "/tmp/rt_bench_", 14) == 0 && system (cmd) != 0)
+        fprintf (stderr, "cleanup failed\n");
+    return out;
+}
