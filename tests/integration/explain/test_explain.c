@@ -789,10 +789,15 @@ main (int argc, char **argv)
             goto done;
     } else if (!(llm = s_start_daemon ("llm-gateway", (const char *const[]){"COPILOT_LLM_PROVIDER=offline", NULL})))
         goto done;
-    const char *pb_env[] = {"COPILOT_PROMPT_BUILDER_GRAPH_TIMEOUT_MS=400",
+    /* Healthy runs get generous timeouts: under ASan on a loaded 2-core CI
+     * machine a cold search can take seconds, and a timeout there would turn
+     * the healthy scenario into the degraded one. Degraded runs keep short
+     * timeouts because the missing daemons never answer. */
+    const char *pb_env[] = {degraded ? "COPILOT_PROMPT_BUILDER_GRAPH_TIMEOUT_MS=400"
+                                     : "COPILOT_PROMPT_BUILDER_GRAPH_TIMEOUT_MS=15000",
                             degraded ? "COPILOT_PROMPT_BUILDER_RETRIEVAL_TIMEOUT_MS=300"
-                                     : "COPILOT_PROMPT_BUILDER_RETRIEVAL_TIMEOUT_MS=3000",
-                            "COPILOT_PROMPT_BUILDER_REPORT_TIMEOUT_MS=3000",
+                                     : "COPILOT_PROMPT_BUILDER_RETRIEVAL_TIMEOUT_MS=15000",
+                            "COPILOT_PROMPT_BUILDER_REPORT_TIMEOUT_MS=15000",
                             degraded ? "COPILOT_PROMPT_BUILDER_LLM_TIMEOUT_MS=3000"
                                      : "COPILOT_PROMPT_BUILDER_LLM_TIMEOUT_MS=20000", NULL};
     if (!s_start_daemon ("prompt-builder", pb_env))
