@@ -1488,9 +1488,11 @@ main (int argc, char **argv)
             continue;
         char set_db[700];
         snprintf (set_db, sizeof set_db, "db.path=%s", db);
-        /* Short inter-daemon timeouts keep the "backend missing" paths fast. */
-        char *av[] = { (char *) bins[i], "--set", set_db, "--set", "prompt_builder.report_timeout_ms=500",
-                       "--set", "prompt_builder.graph_timeout_ms=500", "--set",
+        /* A short retrieval timeout keeps the "backend missing" path fast (no
+         * router runs here); report-service and graph-service do run, and a
+         * cold RunReport under ASan on a loaded machine can take seconds. */
+        char *av[] = { (char *) bins[i], "--set", set_db, "--set", "prompt_builder.report_timeout_ms=15000",
+                       "--set", "prompt_builder.graph_timeout_ms=5000", "--set",
                        "prompt_builder.retrieval_timeout_ms=500", NULL };
         if (s_spawn (&daemons[i], names[i], av) == 0) {
             char line[256];
