@@ -290,14 +290,10 @@ static void
 test_medium (void **state)
 {
     (void) state;
-    char p[4200], p2[4200], h1[65], h2[65];
+    /* one medium run (determinism is covered on small; CI time matters) */
+    char p[4200];
     snprintf (p, sizeof p, "%s/medium.db", s_dir);
-    snprintf (p2, sizeof p2, "%s/medium2.db", s_dir);
     s_generate ("medium", 7, p);
-    s_generate ("medium", 7, p2);
-    dt_sha256_file (p, h1);
-    dt_sha256_file (p2, h2);
-    assert_string_equal (h1, h2);
     sqlite3 *db = dt_open (p);
     s_invariants (db);
     assert_true (dt_i64 (db, "SELECT COUNT(*) FROM workspace") >= 4);
