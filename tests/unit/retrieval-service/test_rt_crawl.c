@@ -1,0 +1,480 @@
+/* test_rt_crawl.c — the docs crawler against a loopback HTTP server.
+ *
+ * The server is a small poll()-based HTTP/1.1 server on 127.0.0.1:0 running
+ * in a thread: one connection at a time, "Connection: close", it serves a
+ * sitemap (two in-prefix pages, one duplicate, one in-prefix page that
+ * answers 500, one page outside the prefix), honours If-None-Match with 304
+ * and records every request path with its monotonic arrival time.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "clock.h"
+#include "rt.h"
+#include "rt_crawl.h"
+#include "str.h"
+
+#define MAX_REQ 64
+
+typedef struct {
+    int lfd;
+    int stop_pipe[2];
+    int port;
+    pthread_t th;
+    pthread_mutex_t mu;
+    char paths[MAX_REQ][128];
+    int conditional[MAX_REQ]; /* 1 when If-None-Match was sent */
+    char ua[256];
+    int64_t at_ms[MAX_REQ];
+    int n;
+} srv_t;
+
+static const char *s_page_a =
+    "<!DOCTYPE html><html><head><title>Compute &amp; Pools | Example Docs</title>"
+    "<style>body{color:red}</style><script>var x = '<h2>nope</h2>';</script></head><body>"
+    "<header><a href=\"/\">Example Docs</a> site header text</header>"
+    "<nav><ul><li>Navigation link one</li><li>Navigation link two</li></ul></nav>"
+    "<main><article><h1 id=\"pools\">Pools&nbsp;overview</h1>"
+    "<p>On this page</p>"
+    "<p>A pool keeps idle instances warm so clusters start faster &mdash; attach a cluster "
+    "to a pool and it draws its driver and workers from the pool instead of the cloud provider.</p>"
+    "<h2 class=\"anchor\" id=\"min-idle\">Minimum idle instances<a href=\"#min-idle\" "
+    "class=\"hash-link\">&#8203;</a></h2>"
+    "<p>Set the minimum number of idle instances to the number of nodes your first job needs; "
+    "idle pool instances cost cloud provider money but no DBUs.</p>"
+    "<ul><li>Keep it small for dev</li><li>Match the peak for prod &lt;jobs&gt;</li></ul>"
+    "<aside>Related: an aside that must disappear</aside>"
+    "<h3><a id=\"spot\"></a>Spot in pools</h3><p>Pools can hold spot instances &amp; on-demand.</p>"
+    "<div>Last updated on Jan 1, 2026</div>"
+    "</article></main><footer>Footer legal text</footer></body></html>";
+
+static const char *s_page_b =
+    "<html><head><title>Photon engine</title></head><body><nav>menu</nav>"
+    "<h1>Photon</h1><p>Photon is a vectorized query engine written in C++ that speeds up SQL and "
+    "DataFrame workloads. It is billed at a higher DBU rate, so it pays off on scan- and "
+    "join-heavy workloads and less on small or UDF-bound jobs.</p>"
+    "<h2 id=\"when-to-use\">When to use Photon</h2><p>Enable it for large aggregations, joins and "
+    "Delta writes; measure cost per run before and after.</p>"
+    "<!-- a comment <h2>not a heading</h2> --></body></html>";
+
+static void
+s_reply (int fd, const char *status, const char *headers, const char *body)
+{
+    char head[1024];
+    size_t bl = body ? strlen (body) : 0;
+    str_fmt (head, sizeof head,
+             "HTTP/1.1 %s\r\nContent-Length: %zu\r\nConnection: close\r\n%s\r\n", status, bl,
+             headers ? headers : "");
+    ssize_t w = write (fd, head, strlen (head));
+    if (w >= 0 && bl)
+        w = write (fd, body, bl);
+    (void) w;
+}
+
+static void
+s_serve (srv_t *s, int fd)
+{
+    char req[8192];
+    size_t n = 0;
+    while (n + 1 < sizeof req) {
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll (&p, 1, 2000) <= 0)
+            return;
+        ssize_t r = read (fd, req + n, sizeof req - 1 - n);
+        if (r <= 0)
+            return;
+        n += (size_t) r;
+        req[n] = '\0';
+        if (strstr (req, "\r\n\r\n"))
+            break;
+    }
+    char path[128] = "";
+    const char *sp = strchr (req, ' ');
+    if (sp) {
+        const char *e = strchr (sp + 1, ' ');
+        if (e && (size_t) (e - sp - 1) < sizeof path) {
+            memcpy (path, sp + 1, (size_t) (e - sp - 1));
+            path[e - sp - 1] = '\0';
+        }
+    }
+    const char *inm = str_icontains (req, "\r\nIf-None-Match: ");
+    const char *ua = str_icontains (req, "\r\nUser-Agent: ");
+    pthread_mutex_lock (&s->mu);
+    if (s->n < MAX_REQ) {
+        str_copy (s->paths[s->n], sizeof s->paths[s->n], path);
+        s->conditional[s->n] = inm != NULL;
+        s->at_ms[s->n] = clock_mono_ms ();
+        s->n++;
+    }
+    if (ua) {
+        const char *e = strstr (ua + 2, "\r\n");
+        str_fmt (s->ua, sizeof s->ua, "%.*s", (int) (e - ua - 14), ua + 14);
+    }
+    pthread_mutex_unlock (&s->mu);
+
+    char sitemap[2048];
+    int port = s->port;
+    str_fmt (sitemap, sizeof sitemap,
+             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+             "<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n"
+             "<url><loc>http://127.0.0.1:%d/docs/compute/pools</loc></url>\n"
+             "<url><loc>http://127.0.0.1:%d/other/page</loc></url>\n"
+             "<url><loc> http://127.0.0.1:%d/docs/compute/photon </loc></url>\n"
+             "<url><loc>http://127.0.0.1:%d/docs/compute/pools</loc></url>\n"
+             "<url><loc>http://127.0.0.1:%d/docs/compute/broken</loc></url>\n"
+             "</urlset>\n",
+             port, port, port, port, port);
+    if (strcmp (path, "/sitemap.xml") == 0) {
+        s_reply (fd, "200 OK", "Content-Type: application/xml\r\n", sitemap);
+    } else if (strcmp (path, "/docs/compute/pools") == 0) {
+        if (inm && str_starts_with (inm + 17, "\"pools-v1\""))
+            s_reply (fd, "304 Not Modified", "ETag: \"pools-v1\"\r\n", NULL);
+        else
+            s_reply (fd, "200 OK", "Content-Type: text/html; charset=utf-8\r\nETag: \"pools-v1\"\r\n",
+                     s_page_a);
+    } else if (strcmp (path, "/docs/compute/photon") == 0) {
+        if (inm && str_starts_with (inm + 17, "\"photon-v1\""))
+            s_reply (fd, "304 Not Modified", "ETag: \"photon-v1\"\r\n", NULL);
+        else
+            s_reply (fd, "200 OK",
+                     "Content-Type: text/html\r\nETag: \"photon-v1\"\r\n"
+                     "Last-Modified: Tue, 03 Nov 2026 10:00:00 GMT\r\n",
+                     s_page_b);
+    } else if (strcmp (path, "/docs/compute/broken") == 0) {
+        s_reply (fd, "500 Internal Server Error", "Content-Type: text/plain\r\n", "boom");
+    } else {
+        s_reply (fd, "404 Not Found", "Content-Type: text/plain\r\n", "no");
+    }
+}
+
+static void *
+s_server_main (void *arg)
+{
+    srv_t *s = arg;
+    for (;;) {
+        struct pollfd p[2] = {{s->lfd, POLLIN, 0}, {s->stop_pipe[0], POLLIN, 0}};
+        if (poll (p, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        if (p[1].revents)
+            break;
+        if (p[0].revents & POLLIN) {
+            int fd = accept (s->lfd, NULL, NULL);
+            if (fd >= 0) {
+                s_serve (s, fd);
+                close (fd);
+            }
+        }
+    }
+    return NULL;
+}
+
+static srv_t *
+s_server_start (void)
+{
+    srv_t *s = calloc (1, sizeof *s);
+    assert_non_null (s);
+    pthread_mutex_init (&s->mu, NULL);
+    s->lfd = socket (AF_INET, SOCK_STREAM, 0);
+    assert_true (s->lfd >= 0);
+    int one = 1;
+    setsockopt (s->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    a.sin_port = 0;
+    assert_int_equal (bind (s->lfd, (struct sockaddr *) &a, sizeof a), 0);
+    assert_int_equal (listen (s->lfd, 16), 0);
+    socklen_t al = sizeof a;
+    assert_int_equal (getsockname (s->lfd, (struct sockaddr *) &a, &al), 0);
+    s->port = ntohs (a.sin_port);
+    assert_int_equal (pipe (s->stop_pipe), 0);
+    assert_int_equal (pthread_create (&s->th, NULL, s_server_main, s), 0);
+    return s;
+}
+
+static void
+s_server_stop (srv_t **sp)
+{
+    srv_t *s = *sp;
+    ssize_t w = write (s->stop_pipe[1], "x", 1);
+    (void) w;
+    pthread_join (s->th, NULL);
+    close (s->lfd);
+    close (s->stop_pipe[0]);
+    close (s->stop_pipe[1]);
+    pthread_mutex_destroy (&s->mu);
+    free (s);
+    *sp = NULL;
+}
+
+static char *
+s_slurp (const char *path)
+{
+    FILE *f = fopen (path, "rb");
+    if (!f)
+        return NULL;
+    buf_t *b = buf_new (1u << 20);
+    char tmp[4096];
+    size_t n;
+    while ((n = fread (tmp, 1, sizeof tmp, f)) > 0)
+        buf_append (b, tmp, n);
+    fclose (f);
+    char *s = buf_detach (b);
+    buf_destroy (&b);
+    return s;
+}
+
+static int
+s_count_path (srv_t *s, const char *path)
+{
+    int c = 0;
+    pthread_mutex_lock (&s->mu);
+    for (int i = 0; i < s->n; i++)
+        if (strcmp (s->paths[i], path) == 0)
+            c++;
+    pthread_mutex_unlock (&s->mu);
+    return c;
+}
+
+static void
+test_crawl_loopback (void **state)
+{
+    (void) state;
+    srv_t *s = s_server_start ();
+    char dir[] = "/tmp/rt_crawl_XXXXXX";
+    assert_non_null (mkdtemp (dir));
+    char out[512], sitemap[256], prefix[256];
+    str_fmt (out, sizeof out, "%s/notes", dir);
+    str_fmt (sitemap, sizeof sitemap, "http://127.0.0.1:%d/sitemap.xml", s->port);
+    str_fmt (prefix, sizeof prefix, "http://127.0.0.1:%d/docs/compute/", s->port);
+
+    char logpath[512];
+    str_fmt (logpath, sizeof logpath, "%s/log.txt", dir);
+    FILE *log = fopen (logpath, "w");
+    assert_non_null (log);
+    const int delay = 100;
+    rt_crawl_opts_t o = {.sitemap_url = sitemap, .prefix = prefix, .out_dir = out,
+                         .delay_ms = delay, .timeout_ms = 5000, .log = log};
+    rt_crawl_stats_t st;
+    int64_t t0 = clock_mono_ms ();
+    int rc = rt_crawl_run (&o, &st);
+    int64_t elapsed = clock_mono_ms () - t0;
+    if (rc != 0)
+        fprintf (stderr, "crawl: %s\n", rt_last_error ());
+    assert_int_equal (rc, 0);
+    assert_int_equal (st.listed, 3);  /* broken, photon, pools (dup and /other dropped) */
+    assert_int_equal (st.fetched, 2);
+    assert_int_equal (st.unchanged, 0);
+    assert_int_equal (st.failed, 1);
+    assert_int_equal (st.skipped, 0);
+    assert_int_equal (st.requests, 4);
+    /* politeness: 4 requests, at least 3 delays */
+    assert_true (elapsed >= 3 * delay);
+    pthread_mutex_lock (&s->mu);
+    assert_int_equal (s->n, 4);
+    assert_string_equal (s->paths[0], "/sitemap.xml");
+    assert_string_equal (s->paths[1], "/docs/compute/broken");
+    assert_string_equal (s->paths[2], "/docs/compute/photon");
+    assert_string_equal (s->paths[3], "/docs/compute/pools");
+    for (int i = 1; i < s->n; i++)
+        assert_true (s->at_ms[i] - s->at_ms[i - 1] >= delay);
+    assert_non_null (strstr (s->ua, "UsageCopilot-DocsCrawler/"));
+    pthread_mutex_unlock (&s->mu);
+    assert_int_equal (s_count_path (s, "/other/page"), 0);
+
+    /* the notes */
+    char path[600];
+    str_fmt (path, sizeof path, "%s/web-pools.md", out);
+    char *a = s_slurp (path);
+    assert_non_null (a);
+    char expect_src[300];
+    str_fmt (expect_src, sizeof expect_src, "source: %spools\n", prefix);
+    assert_true (str_starts_with (a, "---\ntitle: Compute & Pools | Example Docs\n"));
+    assert_non_null (strstr (a, expect_src));
+    assert_non_null (strstr (a, "# Pools overview {#pools}\n"));
+    assert_non_null (strstr (a, "## Minimum idle instances {#min-idle}\n"));
+    assert_non_null (strstr (a, "### Spot in pools {#spot}\n"));
+    assert_non_null (strstr (a, "clusters start faster \xE2\x80\x94 attach"));
+    assert_non_null (strstr (a, "- Match the peak for prod <jobs>\n"));
+    assert_non_null (strstr (a, "spot instances & on-demand."));
+    assert_null (strstr (a, "On this page"));
+    assert_null (strstr (a, "Last updated"));
+    assert_null (strstr (a, "Navigation link"));
+    assert_null (strstr (a, "site header"));
+    assert_null (strstr (a, "Footer legal"));
+    assert_null (strstr (a, "aside that must"));
+    assert_null (strstr (a, "nope"));
+    assert_null (strstr (a, "color:red"));
+    assert_null (strstr (a, "\xE2\x80\x8B")); /* zero-width space from the permalink */
+
+    str_fmt (path, sizeof path, "%s/web-photon.md", out);
+    char *b = s_slurp (path);
+    assert_non_null (b);
+    assert_true (str_starts_with (b, "---\ntitle: Photon engine\n"));
+    assert_non_null (strstr (b, "## When to use Photon {#when-to-use}\n"));
+    assert_non_null (strstr (b, "# Photon\n"));
+    assert_null (strstr (b, "not a heading"));
+    assert_null (strstr (b, "menu"));
+    str_fmt (path, sizeof path, "%s/web-broken.md", out);
+    assert_null (s_slurp (path));
+
+    /* the notes are in the curated format: the docs chunker takes them (the
+     * chunker wants an https source; the loopback server is http) */
+    {
+        buf_t *t = buf_new (1u << 20);
+        const char *src = strstr (a, "source: http://");
+        assert_non_null (src);
+        buf_append (t, a, (size_t) (src - a));
+        buf_puts (t, "source: https://");
+        buf_puts (t, src + strlen ("source: http://"));
+        rt_docset_t *ds = rt_docset_new ();
+        assert_int_equal (rt_docs_parse_note ("docs/web-pools.md", buf_data (t), buf_len (t), 1000,
+                                              150, ds),
+                          0);
+        bool anchor_min_idle = false;
+        for (size_t i = 0; i < rt_docset_size (ds); i++) {
+            const rt_doc_t *d = rt_docset_get (ds, i);
+            if (strcmp (d->anchor, "min-idle") == 0)
+                anchor_min_idle = true;
+        }
+        assert_true (anchor_min_idle);
+        assert_true (rt_docset_size (ds) >= 3);
+        rt_docset_destroy (&ds);
+        buf_destroy (&t);
+    }
+
+    /* the state file */
+    str_fmt (path, sizeof path, "%s/.crawl-state", out);
+    char *stt = s_slurp (path);
+    assert_non_null (stt);
+    char line[600];
+    str_fmt (line, sizeof line, "%sphoton\tweb-photon.md\t\"photon-v1\"\tTue, 03 Nov 2026 10:00:00 GMT\n",
+             prefix);
+    assert_non_null (strstr (stt, line));
+    str_fmt (line, sizeof line, "%spools\tweb-pools.md\t\"pools-v1\"\t\n", prefix);
+    assert_non_null (strstr (stt, line));
+    assert_null (strstr (stt, "broken"));
+    free (stt);
+
+    /* second crawl: conditional requests, 304 → unchanged, files untouched */
+    rc = rt_crawl_run (&o, &st);
+    assert_int_equal (rc, 0);
+    assert_int_equal (st.fetched, 0);
+    assert_int_equal (st.unchanged, 2);
+    assert_int_equal (st.failed, 1);
+    pthread_mutex_lock (&s->mu);
+    assert_int_equal (s->n, 8);
+    assert_int_equal (s->conditional[5], 0); /* broken: nothing stored */
+    assert_int_equal (s->conditional[6], 1);
+    assert_int_equal (s->conditional[7], 1);
+    pthread_mutex_unlock (&s->mu);
+    str_fmt (path, sizeof path, "%s/web-pools.md", out);
+    char *a2 = s_slurp (path);
+    assert_non_null (a2);
+    assert_string_equal (a, a2);
+    free (a2);
+    fclose (log);
+
+    char *lg = s_slurp (logpath);
+    assert_non_null (lg);
+    assert_non_null (strstr (lg, "docs/compute/broken: HTTP 500 (skipped)"));
+    assert_non_null (strstr (lg, "crawl: unchanged "));
+    free (lg);
+
+    /* max_pages limits the list (first page in sorted order only) */
+    o.max_pages = 1;
+    o.log = NULL;
+    rc = rt_crawl_run (&o, &st);
+    assert_int_equal (rc, 0);
+    assert_int_equal (st.listed, 1);
+    assert_int_equal (st.failed, 1);
+    assert_int_equal (st.requests, 2);
+
+    /* a sitemap that cannot be fetched is fatal */
+    char bad[256];
+    str_fmt (bad, sizeof bad, "http://127.0.0.1:%d/missing.xml", s->port);
+    o.sitemap_url = bad;
+    o.max_pages = 0;
+    assert_int_equal (rt_crawl_run (&o, &st), RT_E_HTTP);
+    assert_non_null (strstr (rt_last_error (), "HTTP 404"));
+
+    free (a);
+    free (b);
+    s_server_stop (&s);
+    char cmd[600];
+    str_fmt (cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal (system (cmd), 0);
+}
+
+static void
+test_sitemap_parse (void **state)
+{
+    (void) state;
+    const char *xml = "<urlset><url><loc>https://d.example/a/x?q=1&amp;r=2</loc></url>"
+                      "<url><loc><![CDATA[https://d.example/a/b]]></loc></url>"
+                      "<url><loc>https://d.example/ab</loc></url>"
+                      "<url><loc>https://d.example/a/b</loc></url></urlset>";
+    char **urls = NULL;
+    size_t n = 0;
+    assert_int_equal (rt_crawl_sitemap_urls (xml, strlen (xml), "https://d.example/a/", &urls, &n), 0);
+    assert_int_equal (n, 2);
+    assert_string_equal (urls[0], "https://d.example/a/b");
+    assert_string_equal (urls[1], "https://d.example/a/x?q=1&r=2");
+    assert_null (urls[2]);
+    rt_crawl_urls_free (&urls, n);
+    const char *idx = "<sitemapindex><sitemap><loc>https://d.example/s1.xml</loc></sitemap></sitemapindex>";
+    assert_int_equal (rt_crawl_sitemap_urls (idx, strlen (idx), "https://d.example/", &urls, &n),
+                      RT_E_UNIMPLEMENTED);
+    assert_int_equal (rt_crawl_sitemap_urls ("<html/>", 7, "https://", &urls, &n), RT_E_FORMAT);
+}
+
+static void
+test_html_edge_cases (void **state)
+{
+    (void) state;
+    const char *html = "<title>T</title><body><p>x</p><p>&#x41;&#66;&unknown; a < b &amp c</p>"
+                       "<pre>line one\n  indented two</pre><h2 id='q\"x}y'>Quote</h2>"
+                       "<p># not a heading</p><script>unterminated";
+    buf_t *out = buf_new (1u << 16);
+    size_t chars = 0;
+    assert_int_equal (rt_crawl_html_to_note (html, strlen (html), "https://e/x", out, &chars), 0);
+    const char *t = buf_data (out);
+    assert_null (strstr (t, "\nx\n"));                 /* 1-character line dropped */
+    assert_non_null (strstr (t, "AB&unknown; a < b &amp c\n"));
+    assert_non_null (strstr (t, "line one\n  indented two\n"));
+    assert_non_null (strstr (t, "## Quote {#qxy}\n")); /* id cleaned for {#...} */
+    assert_non_null (strstr (t, "\\# not a heading\n"));
+    assert_null (strstr (t, "unterminated"));
+    assert_true (chars > 0);
+    buf_destroy (&out);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test (test_sitemap_parse),
+        cmocka_unit_test (test_html_edge_cases),
+        cmocka_unit_test (test_crawl_loopback),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
