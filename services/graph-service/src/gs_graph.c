@@ -442,6 +442,13 @@ gs__builder_find (gs_builder_t *self, const char *id, uint32_t *out)
 
 static int s_grow_nodes_to (gs_builder_t *self, uint32_t ncap);
 
+void
+gs__builder_prefetch (gs_builder_t *self, const char *id)
+{
+    if (self->ht_cap > 0)
+        __builtin_prefetch (&self->ht[(size_t) s_fnv (id) & (self->ht_cap - 1)]);
+}
+
 int
 gs__builder_reserve (gs_builder_t *self, size_t nodes)
 {
@@ -506,11 +513,13 @@ s_grow_nodes (gs_builder_t *self)
     return s_grow_nodes_to (self, self->cap ? self->cap * 2 : 1024);
 }
 
+static int s_intern_hashed (gs_builder_t *self, const char *tmp, size_t n, uint32_t *off);
+
 /* Appends a sanitised copy of `s` (control characters → space, cut at
  * `max` bytes on a UTF-8 character boundary) and returns its offset in *off;
  * empty or NULL strings share offset 0. */
 static int
-s_intern_text (gs_builder_t *self, const char *s, size_t max, uint32_t *off)
+s_intern_text (gs_builder_t *self, const char *s, size_t max, bool dedup, uint32_t *off)
 {
     char tmp[GS_DETAIL_MAX + 8];
     if (s == NULL || *s == '\0') {
@@ -537,7 +546,34 @@ s_intern_text (gs_builder_t *self, const char *s, size_t max, uint32_t *off)
         return GS_OK;
     }
     tmp[n] = '\0';
-    /* Identical texts share one copy. Entries: (tag << 32) | offset. */
+    if (!dedup) {
+        size_t at = buf_len (self->arena);
+        int rc = buf_append (self->arena, tmp, n + 1);
+        if (rc != BUF_OK)
+            return rc == BUF_E_TOOBIG ? GS_E_TOOBIG : GS_E_NOMEM;
+        *off = (uint32_t) at;
+        return GS_OK;
+    }
+    /* Rows arrive clustered (a run's events, a job's runs), so most texts
+     * repeat one of the last few: check those first, in cache. */
+    for (int i = 0; i < GS_MRU; i++)
+        if (self->mru[i] != 0 && strcmp (s_str (self, self->mru[i]), tmp) == 0) {
+            *off = self->mru[i];
+            return GS_OK;
+        }
+    int rc0 = s_intern_hashed (self, tmp, n, off);
+    if (rc0 == GS_OK) {
+        self->mru[self->mru_next] = *off;
+        self->mru_next = (self->mru_next + 1) % GS_MRU;
+    }
+    return rc0;
+}
+
+/* Global de-duplication of a sanitised text: identical texts share one copy.
+ * Entries: (tag << 32) | offset. */
+static int
+s_intern_hashed (gs_builder_t *self, const char *tmp, size_t n, uint32_t *off)
+{
     if ((self->txt_used + 1) * 2 > self->txt_cap) {
         size_t nc = self->txt_cap ? self->txt_cap * 2 : 4096;
         uint64_t *nt = s_calloc (nc, sizeof *nt);
@@ -599,21 +635,28 @@ gs_builder_add_node (gs_builder_t *self, gs_node_type_t type, const char *pk, co
             return rc;
     }
     uint64_t h = s_fnv (id);
-    size_t slot = s_slot (self, id, h);
-    if (self->ht[slot] != 0)
-        return GS_E_DUPLICATE;
+    /* The index slot is a cache miss at scale: start loading it now and
+     * intern the texts meanwhile (they stay unused in the arena if the id
+     * turns out to be a duplicate, which loaders never produce). */
+    __builtin_prefetch (&self->ht[(size_t) h & (self->ht_cap - 1)]);
     int rc = s_grow_nodes (self);
     if (rc != GS_OK)
         return rc;
+    uint32_t k = self->n;
+    /* Run and usage details (durations, DBUs) are nearly all distinct: not
+     * worth a hash lookup each. Everything else repeats a lot. */
+    bool dedup_detail = type != GS_NT_JOBRUN && type != GS_NT_USAGE && type != GS_NT_QUERY;
+    if ((rc = s_intern_text (self, label, GS_LABEL_MAX, type != GS_NT_QUERY, &self->label_off[k])) != GS_OK
+        || (rc = s_intern_text (self, detail, GS_DETAIL_MAX, dedup_detail, &self->detail_off[k])) != GS_OK)
+        return rc;
+    size_t slot = s_slot (self, id, h);
+    if (self->ht[slot] != 0)
+        return GS_E_DUPLICATE;
     size_t at = buf_len (self->arena);
     rc = buf_append (self->arena, id, n + 1);
     if (rc != BUF_OK)
         return rc == BUF_E_TOOBIG ? GS_E_TOOBIG : GS_E_NOMEM;
-    uint32_t k = self->n;
     self->id_off[k] = (uint32_t) at;
-    if ((rc = s_intern_text (self, label, GS_LABEL_MAX, &self->label_off[k])) != GS_OK
-        || (rc = s_intern_text (self, detail, GS_DETAIL_MAX, &self->detail_off[k])) != GS_OK)
-        return rc;   /* the id's bytes stay unused in the arena (texts may follow them) */
     self->type[k] = (uint8_t) type;
     self->flags[k] = (uint8_t) flags;
     self->cost[k] = cost == cost ? cost : 0.0;   /* NaN → 0 */
@@ -719,12 +762,41 @@ s_cmp_u64 (const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* Sorts a short run in place (insertion sort; qsort above 16 elements). */
+static void
+s_sort_u64 (uint64_t *v, size_t n)
+{
+    if (n > 16) {
+        qsort (v, n, sizeof *v, s_cmp_u64);
+        return;
+    }
+    for (size_t i = 1; i < n; i++) {
+        uint64_t x = v[i];
+        size_t j = i;
+        while (j > 0 && v[j - 1] > x) {
+            v[j] = v[j - 1];
+            j--;
+        }
+        v[j] = x;
+    }
+}
+
+/* Content hash for the version: 8 bytes per step (multiply-xorshift), then
+ * the tail byte by byte. Deterministic across runs; not cryptographic. */
 static uint64_t
 s_hash_bytes (uint64_t h, const void *data, size_t n)
 {
     const unsigned char *p = data;
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
+    while (n >= 8) {
+        uint64_t w;
+        memcpy (&w, p, 8);
+        h = (h ^ w) * 0x9E3779B97F4A7C15ull;
+        h ^= h >> 29;
+        p += 8;
+        n -= 8;
+    }
+    for (; n > 0; n--, p++) {
+        h ^= *p;
         h *= 1099511628211ull;
     }
     return h;
@@ -804,71 +876,89 @@ gs_builder_finish (gs_builder_t **self_p, char *err, size_t errsz)
     b->txt = NULL;
     b->txt_cap = 0;
 
-    /* 2. Remap, sort and de-duplicate relation pairs. */
+    /* 2. Remap pairs to sorted node indexes. */
     for (size_t e = 0; e < b->np; e++) {
         b->pairs[e].src = inv[b->pairs[e].src];
         b->pairs[e].dst = inv[b->pairs[e].dst];
     }
     free (inv);
     inv = NULL;
-    if (b->np > 1)
-        qsort (b->pairs, b->np, sizeof *b->pairs, s_cmp_pair);
-    size_t np = 0;
-    for (size_t e = 0; e < b->np; e++) {
-        if (np > 0 && s_cmp_pair (&b->pairs[np - 1], &b->pairs[e]) == 0) {
-            g->stats.duplicate_edges++;
-            continue;
+    size_t np = b->np;
+
+    /* 3. CSR: count, fill, sort each node's slice by (type, neighbour).
+     * Duplicate pairs show up as equal neighbours in a slice; they are rare
+     * (the loaders cannot produce them), so the pair list is only sorted and
+     * de-duplicated, and the CSR rebuilt, when one is seen. */
+    for (int attempt = 0;; attempt++) {
+        g->row = s_calloc ((size_t) n + 1, sizeof *g->row);
+        if (g->row == NULL)
+            goto oom;
+        for (size_t e = 0; e < np; e++) {
+            g->row[b->pairs[e].src + 1]++;
+            g->row[b->pairs[e].dst + 1]++;
         }
-        b->pairs[np++] = b->pairs[e];
-    }
-
-    /* 3. Roll usage cost up: usage → jobrun and compute, then jobrun → job. */
-    for (size_t e = 0; e < np; e++)
-        if (b->pairs[e].rel == GS_REL_USAGE_RUN || b->pairs[e].rel == GS_REL_USAGE_COMPUTE)
-            g->cost[b->pairs[e].dst] += g->cost[b->pairs[e].src];
-    for (size_t e = 0; e < np; e++)
-        if (b->pairs[e].rel == GS_REL_RUN_JOB)
-            g->cost[b->pairs[e].dst] += g->cost[b->pairs[e].src];
-
-    /* 4. CSR. */
-    g->row = s_calloc ((size_t) n + 1, sizeof *g->row);
-    if (g->row == NULL)
-        goto oom;
-    for (size_t e = 0; e < np; e++) {
-        g->row[b->pairs[e].src + 1]++;
-        g->row[b->pairs[e].dst + 1]++;
-    }
-    for (uint32_t k = 0; k < n; k++)
-        g->row[k + 1] += g->row[k];
-    const uint64_t m = g->row[n];
-    packed = s_malloc (m * sizeof *packed);
-    uint64_t *fill = s_calloc ((size_t) n + 1, sizeof *fill);
-    if (packed == NULL || fill == NULL) {
+        for (uint32_t k = 0; k < n; k++)
+            g->row[k + 1] += g->row[k];
+        const uint64_t mm = g->row[n];
+        packed = s_malloc (mm * sizeof *packed);
+        uint64_t *fill = s_calloc ((size_t) n + 1, sizeof *fill);
+        if (packed == NULL || fill == NULL) {
+            free (fill);
+            goto oom;
+        }
+        for (size_t e = 0; e < np; e++) {
+            const gs__pair_t *p = &b->pairs[e];
+            packed[g->row[p->src] + fill[p->src]++] = ((uint64_t) s_rels[p->rel].fwd << 32) | p->dst;
+            packed[g->row[p->dst] + fill[p->dst]++] = ((uint64_t) s_rels[p->rel].rev << 32) | p->src;
+        }
         free (fill);
-        goto oom;
+        bool dup = false;
+        for (uint32_t k = 0; k < n; k++) {
+            uint64_t a = g->row[k], z = g->row[k + 1];
+            s_sort_u64 (packed + a, (size_t) (z - a));
+            for (uint64_t j = a + 1; j < z && !dup; j++)
+                dup = packed[j] == packed[j - 1];
+        }
+        if (!dup || attempt > 0)
+            break;
+        free (packed);
+        packed = NULL;
+        free (g->row);
+        g->row = NULL;
+        qsort (b->pairs, np, sizeof *b->pairs, s_cmp_pair);
+        size_t w = 0;
+        for (size_t e = 0; e < np; e++) {
+            if (w > 0 && s_cmp_pair (&b->pairs[w - 1], &b->pairs[e]) == 0) {
+                g->stats.duplicate_edges++;
+                continue;
+            }
+            b->pairs[w++] = b->pairs[e];
+        }
+        np = w;
     }
-    for (size_t e = 0; e < np; e++) {
-        const gs__pair_t *p = &b->pairs[e];
-        packed[g->row[p->src] + fill[p->src]++] = ((uint64_t) s_rels[p->rel].fwd << 32) | p->dst;
-        packed[g->row[p->dst] + fill[p->dst]++] = ((uint64_t) s_rels[p->rel].rev << 32) | p->src;
-        g->stats.pairs_by_rel[p->rel]++;
-    }
-    free (fill);
+    const uint64_t m = g->row[n];
     g->nb = s_malloc (m * sizeof *g->nb);
     g->et = s_malloc (m * sizeof *g->et);
     if (g->nb == NULL || g->et == NULL)
         goto oom;
-    for (uint32_t k = 0; k < n; k++) {
-        uint64_t a = g->row[k], z = g->row[k + 1];
-        if (z - a > 1)
-            qsort (packed + a, z - a, sizeof *packed, s_cmp_u64);
-        for (uint64_t j = a; j < z; j++) {
-            g->nb[j] = (uint32_t) (packed[j] & 0xffffffffu);
-            g->et[j] = (uint8_t) (packed[j] >> 32);
-        }
+    for (uint64_t j = 0; j < m; j++) {
+        g->nb[j] = (uint32_t) (packed[j] & 0xffffffffu);
+        g->et[j] = (uint8_t) (packed[j] >> 32);
     }
     free (packed);
     packed = NULL;
+
+    /* 4. Roll usage cost up (usage → jobrun and compute, then jobrun → job)
+     * and count relations. */
+    for (size_t e = 0; e < np; e++) {
+        const gs__pair_t *p = &b->pairs[e];
+        g->stats.pairs_by_rel[p->rel]++;
+        if (p->rel == GS_REL_USAGE_RUN || p->rel == GS_REL_USAGE_COMPUTE)
+            g->cost[p->dst] += g->cost[p->src];
+    }
+    for (size_t e = 0; e < np; e++)
+        if (b->pairs[e].rel == GS_REL_RUN_JOB)
+            g->cost[b->pairs[e].dst] += g->cost[b->pairs[e].src];
     free (b->pairs);
     b->pairs = NULL;
 

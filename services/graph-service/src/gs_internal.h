@@ -9,6 +9,8 @@
 #define GS_ID_MAX 512
 #define GS_LABEL_MAX 96
 #define GS_DETAIL_MAX 200
+/* Recently interned texts checked before the de-duplication table. */
+#define GS_MRU 8
 
 typedef struct {
     uint32_t src;
@@ -36,6 +38,8 @@ struct _gs_builder_t {
     uint64_t *txt;
     size_t txt_cap;
     size_t txt_used;
+    uint32_t mru[GS_MRU];      /* offsets of the last texts interned */
+    int mru_next;
     /* relation pairs (forward direction) */
     gs__pair_t *pairs;
     size_t np;
@@ -71,6 +75,8 @@ struct _gs_graph_t {
 
 /* Builder internals used by the loader. */
 int gs__builder_find (gs_builder_t *self, const char *id, uint32_t *out);
+/* Starts loading the index slot of `id` into the cache (a hint). */
+void gs__builder_prefetch (gs_builder_t *self, const char *id);
 /* Pre-sizes the node arrays and the id index for about `nodes` nodes. */
 int gs__builder_reserve (gs_builder_t *self, size_t nodes);
 /* Adds an edge given resolved endpoint indexes. */

@@ -93,6 +93,15 @@ s_id (char *out, size_t size, gs_node_type_t t, const char *pk)
     return true;
 }
 
+/* Hints the id index about a lookup coming soon (the row's edge target). */
+static void
+s_prefetch (s_ctx_t *c, gs_node_type_t t, const char *pk)
+{
+    char z[GS_ID_MAX];
+    if (s_id (z, sizeof z, t, pk))
+        gs__builder_prefetch (c->b, z);
+}
+
 /* Adds a node; data problems (duplicate, oversized) skip the row. Returns 0
  * (added), 1 (skipped) or a negative fatal code. */
 static int
@@ -404,6 +413,7 @@ s_load_usage (s_ctx_t *c)
         double cost = s_has (st, 6) ? sqlite3_column_double (st, 6) : 0.0;
         if (!isfinite (cost))
             cost = 0.0;
+        s_prefetch (c, job ? GS_NT_JOBRUN : GS_NT_COMPUTE, s_col (st, 1));
         int r = s_node (c, GS_NT_USAGE, id, label, det, cost, s_col (st, 11), 0);
         if (r == 0) {
             if (job)
@@ -465,6 +475,9 @@ s_load_events (s_ctx_t *c)
             fl |= GS_NF_EVICTION;
         if (type && strcmp (type, "CONFIG_CHANGE") == 0)
             fl |= GS_NF_CONFIG;
+        if (!c->memo[GS_REL_EVENT_USAGE].valid || s_col (st, 1) == NULL
+            || strcmp (c->memo[GS_REL_EVENT_USAGE].key + strlen ("usage::"), s_col (st, 1)) != 0)
+            s_prefetch (c, GS_NT_USAGE, s_col (st, 1));
         int r = s_node (c, GS_NT_EVENT, id, type ? type : "EVENT", s_col (st, 5), 0, s_col (st, 2), fl);
         if (r == 0) {
             /* The reference always links an event to its usage, even when the
@@ -649,6 +662,10 @@ gs_builder_load_db (gs_builder_t *self, const char *db_path, char *err, size_t e
         return gs__err (err, errsz, GS_E_DB, "cannot open database %s: %s", db_path, oerr ? oerr : "unknown error");
     s_ctx_t c = {.b = self, .h = db_handle (db), .err = err, .errsz = errsz};
     int rc = 0;
+    /* Memory-mapped reads (SQLite caps the size at its compile-time
+     * maximum): the scans then copy pages out of the page cache once
+     * instead of through pread. Best effort. */
+    (void) sqlite3_exec (c.h, "PRAGMA mmap_size = 1099511627776", NULL, NULL, NULL);
     if (sqlite3_exec (c.h, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
         rc = gs__err (err, errsz, GS_E_DB, "cannot begin read transaction on %s: %s", db_path, sqlite3_errmsg (c.h));
         goto done;
