@@ -22,6 +22,7 @@
     X (report, "Run a report, list the registry, or show one entity's facts (local --db or daemon)") \
     X (index, "Build the retrieval index (telemetry, docs, runbooks; FAISS + FTS5)")         \
     X (search, "Hybrid search over the retrieval index or a running retrieval router") \
+    X (crawl, "Crawl documentation (sitemap + URL prefix) into knowledge-base notes for index") \
     X (events, "Tail the event bus: alerts, commentary, data changes (gaps on stderr)")   \
     X (explain, "Explain a report selection by chip or question (asks the running prompt-builder)") \
     X (up, "Start every daemon under a supervisor; prints url= and token= when ready")    \
