@@ -110,7 +110,7 @@ s_node (s_ctx_t *c, gs_node_type_t t, const char *pk, const char *label, const c
 {
     int64_t ts = 0;
     c->src_valid = false;
-    if ((++c->b->rows_read & 4095) == 0 && c->b->cancel != NULL && atomic_load (c->b->cancel) != 0)
+    if ((++c->b->rows_read & 4095) == 1 && c->b->cancel != NULL && atomic_load (c->b->cancel) != 0)
         return gs__err (c->err, c->errsz, GS_E_CANCELLED, "graph build cancelled");
     if (pk == NULL || *pk == '\0' || strlen (pk) + strlen (gs_node_type_name (t)) + 3 > GS_ID_MAX) {
         c->b->stats.rows_skipped++;

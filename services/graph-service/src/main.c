@@ -254,11 +254,18 @@ s_on_data_changed (svc_t *svc, const char *topic, const env_t *ev, void *arg)
 {
     (void) svc;
     s_daemon_t *d = arg;
-    const char *path = NULL;
-    if (ev->body_case == COPILOT__V1__ENVELOPE__BODY_DATA_CHANGED && ev->data_changed)
+    const char *path = NULL, *version = NULL;
+    if (ev->body_case == COPILOT__V1__ENVELOPE__BODY_DATA_CHANGED && ev->data_changed) {
         path = ev->data_changed->db_path;
+        version = ev->data_changed->data_version;
+    }
     if (!s_same_db (d->db_path, path)) {
         log_debug ("graph.ignore", "%s for another database (%s)", topic, path);
+        return;
+    }
+    /* Same data_version as the graph we serve and nothing queued: no-op. */
+    if (version && *version && d->graph && !d->building && strcmp (version, gs_graph_data_version (d->graph)) == 0) {
+        log_debug ("graph.ignore", "%s: data_version %s already loaded", topic, version);
         return;
     }
     s_request_build (d, "data.changed");

@@ -526,6 +526,14 @@ test_migrated_tables (void **state)
     unlink (path);
     rmdir (dir);
 
+    /* A raised cancel flag stops the load. */
+    atomic_int stop;
+    atomic_init (&stop, 1);
+    b = gs_builder_new (0);
+    gs_builder_set_cancel (b, &stop);
+    assert_int_equal (gs_builder_load_db (b, s_fixture, err, sizeof err), GS_E_CANCELLED);
+    gs_builder_destroy (&b);
+
     b = gs_builder_new (0);
     assert_int_equal (gs_builder_load_db (b, "/nonexistent/dir/x.db", err, sizeof err), GS_E_DB);
     assert_non_null (strstr (err, "/nonexistent/dir/x.db"));
