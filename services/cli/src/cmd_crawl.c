@@ -86,8 +86,9 @@ cmd_crawl (int argc, char **argv)
     int rc = rt_crawl_run (&o, &st);
     if (rc != RT_OK)
         return cli_error ("crawl", "%s", rt_last_error ()[0] ? rt_last_error () : rt_strerror (rc));
-    printf ("crawl %s: %zu listed, %zu fetched, %zu unchanged, %zu skipped, %zu failed "
-            "(%zu requests, %.1f s)\n",
-            out, st.listed, st.fetched, st.unchanged, st.skipped, st.failed, st.requests, st.seconds);
+    printf ("crawl %s: %zu listed, %zu fetched, %zu unchanged, %zu skipped, %zu failed, "
+            "%zu removed (%zu requests, %.1f s)\n",
+            out, st.listed, st.fetched, st.unchanged, st.skipped, st.failed, st.removed, st.requests,
+            st.seconds);
     return CLI_OK;
 }

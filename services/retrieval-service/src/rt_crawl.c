@@ -1139,7 +1139,8 @@ rt_crawl_run (const rt_crawl_opts_t *opts_in, rt_crawl_stats_t *stats_out)
     }
     if ((rc = rt_crawl_sitemap_urls (buf_data (r.body), buf_len (r.body), o.prefix, &urls, &nurls)) < 0)
         goto done;
-    if (o.max_pages > 0 && nurls > (size_t) o.max_pages) {
+    bool full = !(o.max_pages > 0 && nurls > (size_t) o.max_pages);
+    if (!full) {
         for (size_t i = (size_t) o.max_pages; i < nurls; i++) {
             free (urls[i]);
             urls[i] = NULL;
@@ -1207,6 +1208,29 @@ rt_crawl_run (const rt_crawl_opts_t *opts_in, rt_crawl_stats_t *stats_out)
         }
         st.fetched++;
         s_log (&o, "crawl: fetched %s -> %s (%zu chars)", url, name, chars);
+    }
+    if (full) {
+        /* pages that left the sitemap: their notes go too (urls is sorted) */
+        size_t w = 0;
+        for (size_t i = 0; i < state.n; i++) {
+            s_entry_t *e = &state.v[i];
+            if (bsearch (&e->url, urls, nurls, sizeof *urls, s_url_cmp)) {
+                state.v[w++] = *e;
+                continue;
+            }
+            char path[4400];
+            if (!strchr (e->file, '/') && e->file[0] != '.' &&
+                str_fmt (path, sizeof path, "%s/%s", o.out_dir, e->file) == 0 &&
+                (remove (path) == 0 || errno == ENOENT)) {
+                st.removed++;
+                s_log (&o, "crawl: removed %s (no longer in the sitemap) -> %s deleted", e->url, e->file);
+            }
+            free (e->url);
+            free (e->file);
+            free (e->etag);
+            free (e->lm);
+        }
+        state.n = w;
     }
     rc = s_state_save (state_path, &state);
 

@@ -30,6 +30,7 @@ typedef struct {
     size_t unchanged;  /* 304: note kept */
     size_t skipped;    /* fetched but not a usable page (too little text, not HTML) */
     size_t failed;     /* transport error or HTTP status >= 400: logged, note kept if any */
+    size_t removed;    /* notes of pages no longer in the sitemap, deleted (full runs only) */
     size_t requests;   /* HTTP requests made, sitemap included */
     double seconds;
 } rt_crawl_stats_t;
@@ -42,8 +43,9 @@ typedef struct {
  * Last-Modified per URL are kept in out_dir/.crawl-state (TSV: url, file,
  * etag, last-modified; sorted by url, rewritten atomically) and sent back as
  * If-None-Match / If-Modified-Since when the note still exists; 304 keeps
- * the note. Per-page errors are logged and counted, never fatal. `stats` may
- * be NULL. 0 or RT_E_*. */
+ * the note. Per-page errors are logged and counted, never fatal. When the
+ * run is not limited by max_pages, notes (and state) of URLs that are no
+ * longer listed are deleted. `stats` may be NULL. 0 or RT_E_*. */
 int rt_crawl_run (const rt_crawl_opts_t *opts, rt_crawl_stats_t *stats);
 
 /* Converts one HTML page into a note appended to `out`: front matter

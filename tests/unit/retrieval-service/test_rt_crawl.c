@@ -43,6 +43,7 @@ typedef struct {
     char ua[256];
     int64_t at_ms[MAX_REQ];
     int n;
+    int variant; /* 1: the sitemap no longer lists photon */
 } srv_t;
 
 static const char *s_page_a =
@@ -130,16 +131,19 @@ s_serve (srv_t *s, int fd)
 
     char sitemap[2048];
     int port = s->port;
+    pthread_mutex_lock (&s->mu);
+    int variant = s->variant;
+    pthread_mutex_unlock (&s->mu);
     str_fmt (sitemap, sizeof sitemap,
              "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
              "<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n"
              "<url><loc>http://127.0.0.1:%d/docs/compute/pools</loc></url>\n"
              "<url><loc>http://127.0.0.1:%d/other/page</loc></url>\n"
-             "<url><loc> http://127.0.0.1:%d/docs/compute/photon </loc></url>\n"
+             "<url><loc> http://127.0.0.1:%d/docs/compute/%s </loc></url>\n"
              "<url><loc>http://127.0.0.1:%d/docs/compute/pools</loc></url>\n"
              "<url><loc>http://127.0.0.1:%d/docs/compute/broken</loc></url>\n"
              "</urlset>\n",
-             port, port, port, port, port);
+             port, port, port, variant ? "pools" : "photon", port, port);
     if (strcmp (path, "/sitemap.xml") == 0) {
         s_reply (fd, "200 OK", "Content-Type: application/xml\r\n", sitemap);
     } else if (strcmp (path, "/docs/compute/pools") == 0) {
@@ -408,6 +412,31 @@ test_crawl_loopback (void **state)
     assert_int_equal (st.listed, 1);
     assert_int_equal (st.failed, 1);
     assert_int_equal (st.requests, 2);
+
+    /* a page that left the sitemap: its note and state go (full runs only) */
+    assert_int_equal (st.removed, 0); /* the max_pages run above removed nothing */
+    pthread_mutex_lock (&s->mu);
+    s->variant = 1;
+    pthread_mutex_unlock (&s->mu);
+    o.max_pages = 0;
+    rc = rt_crawl_run (&o, &st);
+    assert_int_equal (rc, 0);
+    assert_int_equal (st.listed, 2);
+    assert_int_equal (st.unchanged, 1);
+    assert_int_equal (st.removed, 1);
+    str_fmt (path, sizeof path, "%s/web-photon.md", out);
+    char *gone = s_slurp (path);
+    assert_null (gone);
+    str_fmt (path, sizeof path, "%s/web-pools.md", out);
+    char *kept = s_slurp (path);
+    assert_non_null (kept);
+    free (kept);
+    str_fmt (path, sizeof path, "%s/.crawl-state", out);
+    stt = s_slurp (path);
+    assert_non_null (stt);
+    assert_null (strstr (stt, "photon"));
+    assert_non_null (strstr (stt, "web-pools.md"));
+    free (stt);
 
     /* a sitemap that cannot be fetched is fatal */
     char bad[256];
