@@ -1156,6 +1156,9 @@ rt_crawl_run (const rt_crawl_opts_t *opts_in, rt_crawl_stats_t *stats_out)
         const char *url = urls[i];
         char name[160], path[4400];
         s_entry_t *prev = s_state_find (&state, url);
+        if (prev && (strchr (prev->file, '/') || prev->file[0] == '.' ||
+                     !str_ends_with (prev->file, ".md")))
+            prev = NULL; /* a tampered state line never names a path outside out_dir */
         if (prev) {
             /* keep the file name the page had, so a re-crawl replaces it */
             str_copy (name, sizeof name, prev->file);
