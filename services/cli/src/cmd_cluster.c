@@ -289,6 +289,13 @@ s_wait_ready (up_t *up, up_daemon_t *d, char *why, size_t why_size)
         if (left <= 0) {
             str_fmt (why, why_size, "%s did not report READY within %d ms", d->name,
                      up->ready_timeout_ms);
+            /* Never leave a hung, never-ready daemon behind: a restart is
+             * only scheduled for a pid of 0, so it would stay stuck. */
+            kill (d->pid, SIGKILL);
+            waitpid (d->pid, NULL, 0);
+            d->pid = 0;
+            close (d->out_fd);
+            d->out_fd = -1;
             return -1;
         }
         if (s_stop) {
@@ -301,6 +308,8 @@ s_wait_ready (up_t *up, up_daemon_t *d, char *why, size_t why_size)
             int st = 0;
             waitpid (d->pid, &st, 0);
             d->pid = 0;
+            close (d->out_fd);   /* the next start opens a new pipe */
+            d->out_fd = -1;
             if (WIFEXITED (st))
                 str_fmt (why, why_size, "%s exited with status %d before READY", d->name,
                          WEXITSTATUS (st));
