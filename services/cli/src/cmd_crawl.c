@@ -40,7 +40,7 @@ s_help (FILE *out)
              "  --quiet              no per-page lines on stderr\n"
              "  -h, --help           this text\n"
              "\n"
-             "example:\n"
+             "examples:\n"
              "  copilot crawl --sitemap https://docs.databricks.com/aws/en/sitemap.xml \\\n"
              "      --prefix https://docs.databricks.com/aws/en/compute/ --out data/docs-crawl\n"
              "  copilot index --db data/usage.db --docs-dir data/docs-crawl --out data/index\n");
