@@ -18,7 +18,7 @@
  * Constructors return NULL and leave a message in bus_last_error().
  *
  * Socket options set on every socket: LINGER 0, MAXMSGSIZE ENV_MAX_BYTES + 1 KiB,
- * RECONNECT_IVL 100 ms with RECONNECT_IVL_MAX 2000 ms; clients also IMMEDIATE 1
+ * RECONNECT_IVL 100 ms with RECONNECT_IVL_MAX 1000 ms; clients also IMMEDIATE 1
  * (messages queue only to completed connections; a request that cannot be
  * sent yet waits in the client until its deadline).
  *

@@ -18,11 +18,18 @@ if(TARGET copilot AND TARGET copilot_bus)
            COMMAND $<TARGET_FILE:copilot> index --db ${COPILOT_FIXTURE_DB} --out ${FAULTS_INDEX})
   set_tests_properties(integration.faults.setup PROPERTIES
     TIMEOUT 300 FIXTURES_SETUP faults_index LABELS "integration;faults")
+  # Sanitizer builds run everything ~3x slower: deadlines and the recovery
+  # window scale by this factor there (2 s stays the figure elsewhere).
+  if(COPILOT_SANITIZE)
+    set(FAULTS_SLOW 3)
+  else()
+    set(FAULTS_SLOW 1)
+  endif()
   foreach(victim event-bus report-service graph-service llm-gateway retrieval-router
                  retrieval-service prompt-builder gateway)
     add_test(NAME integration.faults.${victim}
              COMMAND test_faults ${victim} $<TARGET_FILE_DIR:copilot> ${COPILOT_FIXTURE_DB}
-                     ${FAULTS_INDEX})
+                     ${FAULTS_INDEX} ${FAULTS_SLOW})
     set_tests_properties(integration.faults.${victim} PROPERTIES
       TIMEOUT 180 SKIP_RETURN_CODE 77 FIXTURES_REQUIRED faults_index RESOURCE_LOCK copilot_faults
       LABELS "integration;faults"

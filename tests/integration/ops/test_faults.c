@@ -8,22 +8,26 @@
  * the routes that depend on the victim plus a control route that does not,
  * each request recording start, end, HTTP status and body. Then the victim
  * is SIGKILLed K times in a row (K = 3: the supervisor's back-off doubles,
- * 250 ms → 500 ms → 1 s, so the last outage is long enough for the
- * gateway's health check to notice), waiting after each kill until the
- * supervisor reports a new pid ready. Assertions:
+ * 250 ms → 500 ms → 1 s), waiting after each kill until the supervisor
+ * reports a new pid ready; during the last outage the supervisor is held
+ * (SIGSTOP) until requests in flight on the dead daemon met their deadline
+ * and the gateway's health check noticed the outage, then released.
+ * Assertions:
  *   - no request hangs: each ends within its route's deadline + slack;
  *   - every failure is an HTTP 503 or 504 whose JSON body has error.code and
  *     a message naming the backend (the gateway scenario: connection
  *     refused while the gateway itself is down, never a hang);
  *   - at least one 503/504 while a daemon that a route needs directly was
- *     down;
+ *     down, and an immediate one (<= 300 ms) once the gateway knew it;
  *   - full service within 2 s of the supervisor's restart: every request
  *     started 2 s after the final restart succeeds (and there are some);
  *   - the control route never fails;
  *   - retrieval-service: with two replicas, killing one loses no search;
  *   - event-bus: a subscriber on the bus resumes after the restart (events
- *     published after it arrive) and counts the events lost while the bus
- *     was down as a sequence gap; the browser stream (SSE) that stayed open
+ *     published after it arrive) and every event of the publisher's stream
+ *     it did not receive is counted by its gap detection — no silent loss
+ *     (during the last outage the supervisor is held with SIGSTOP until a
+ *     commentary was published while the bus was down); the browser stream (SSE) that stayed open
  *     carries commentary again after the restart, and when it lost some the
  *     gateway logged the gap (pubsub.gap); how much a Last-Event-ID resume
  *     replays is printed (a known gateway limitation, see the output);
@@ -34,7 +38,7 @@
  * Figures (outage, recovery after restart, requests, failures) are printed
  * on one line per scenario.
  *
- * Usage: test_faults <scenario> <bin dir> <fixture db> <prebuilt index dir>
+ * Usage: test_faults <scenario> <bin dir> <fixture db> <prebuilt index dir> [slow factor]
  * Exit 77 when a daemon binary of the cluster is not built.
  */
 #include <curl/curl.h>
@@ -44,6 +48,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,19 +65,22 @@
 #include "str.h"
 
 #define KILLS 3
-#define RECOVERY_MS 2000      /* full service within this after the restart */
-#define SLACK_MS 1500         /* allowed beyond a route's deadline */
-#define POST_MS 3500          /* load kept after the last restart */
+#define RECOVERY_MS (2000 * s_slow)   /* full service within this after the restart */
+#define SLACK_MS (1500 * s_slow)      /* allowed beyond a route's deadline */
+#define POST_MS (3500 * s_slow)       /* load kept after the last restart */
 #define MAX_RECS 20000
 #define MAX_PROBES 4
 #define MAX_EXPLAINED 4096
 
-/* Gateway / prompt-builder timeouts the test configures (ms). */
-#define T_REPORT 3000
-#define T_SEARCH 3000
-#define T_GRAPH 3000
-#define T_COMMENTARY 3000
-#define T_EXPLAIN 6000
+/* Gateway / prompt-builder timeouts the test configures (ms); sanitizer
+ * builds (slow factor 3, argv[5]) scale them and the recovery window. */
+static int s_slow = 1;
+static int s_ping_timeout_ms;
+#define T_REPORT (3000 * s_slow)
+#define T_SEARCH (3000 * s_slow)
+#define T_GRAPH (3000 * s_slow)
+#define T_COMMENTARY (3000 * s_slow)
+#define T_EXPLAIN (6000 * s_slow)
 
 static const char *s_daemons[] = {"event-bus", "report-service", "graph-service", "llm-gateway",
                                   "retrieval-router", "retrieval-service", "prompt-builder",
@@ -116,6 +124,8 @@ static void s_down (void)
 {
     if (!s_data[0])
         return;
+    if (s_sup > 0)
+        kill (s_sup, SIGCONT);   /* in case a scenario held it */
     pid_t pid = fork ();
     if (pid == 0) {
         char cop[600];
@@ -148,8 +158,10 @@ static void s_on_fail (void)
 static void s_on_alarm (int sig)
 {
     (void) sig;
-    if (s_sup > 0)
+    if (s_sup > 0) {
+        kill (s_sup, SIGCONT);
         kill (s_sup, SIGTERM);
+    }
     static const char msg[] = "test_faults: self-timeout, supervisor stopped\n";
     ssize_t w = write (2, msg, sizeof msg - 1);
     (void) w;
@@ -375,25 +387,35 @@ static void s_up (void)
     s_sup = (pid_t) sp;
 }
 
+static void s_setenv_ms (const char *name, int ms)
+{
+    char v[32];
+    snprintf (v, sizeof v, "%d", ms);
+    setenv (name, v, 1);
+}
+
 static void s_env (void)
 {
     /* Deadlines short enough to test "no hang" quickly; a health check
      * that notices an outage within half a second. */
-    setenv ("COPILOT_GATEWAY_HEALTH_INTERVAL_MS", "500", 1);
+    bool explains = strcmp (s_victim, "event-bus") == 0 || strcmp (s_victim, "prompt-builder") == 0
+                    || strcmp (s_victim, "llm-gateway") == 0;
+    s_setenv_ms ("COPILOT_GATEWAY_HEALTH_INTERVAL_MS", 500);
     /* prompt-builder answers Ping only between Explains (its backend calls
-     * block its loop), so where Explain is a control route the health
-     * check gets enough time not to mistake a busy prompt-builder for a
-     * dead one. */
-    setenv ("COPILOT_GATEWAY_PING_TIMEOUT_MS", strcmp (s_victim, "event-bus") == 0 ? "2500" : "400", 1);
-    setenv ("COPILOT_GATEWAY_REPORT_TIMEOUT_MS", "3000", 1);
-    setenv ("COPILOT_GATEWAY_SEARCH_TIMEOUT_MS", "3000", 1);
-    setenv ("COPILOT_GATEWAY_GRAPH_TIMEOUT_MS", "3000", 1);
-    setenv ("COPILOT_GATEWAY_COMMENTARY_TIMEOUT_MS", "3000", 1);
-    setenv ("COPILOT_GATEWAY_EXPLAIN_TIMEOUT_MS", "6000", 1);
-    setenv ("COPILOT_PROMPT_BUILDER_REPORT_TIMEOUT_MS", "2500", 1);
-    setenv ("COPILOT_PROMPT_BUILDER_GRAPH_TIMEOUT_MS", "2000", 1);
-    setenv ("COPILOT_PROMPT_BUILDER_RETRIEVAL_TIMEOUT_MS", "2000", 1);
-    setenv ("COPILOT_PROMPT_BUILDER_LLM_TIMEOUT_MS", "2500", 1);
+     * block its loop), so under Explain load the health check gets enough
+     * time not to mistake a busy prompt-builder for a dead one (the
+     * outage then shows in the requests that were in flight). */
+    s_ping_timeout_ms = (explains ? 3000 : 400) * s_slow;
+    s_setenv_ms ("COPILOT_GATEWAY_PING_TIMEOUT_MS", s_ping_timeout_ms);
+    s_setenv_ms ("COPILOT_GATEWAY_REPORT_TIMEOUT_MS", T_REPORT);
+    s_setenv_ms ("COPILOT_GATEWAY_SEARCH_TIMEOUT_MS", T_SEARCH);
+    s_setenv_ms ("COPILOT_GATEWAY_GRAPH_TIMEOUT_MS", T_GRAPH);
+    s_setenv_ms ("COPILOT_GATEWAY_COMMENTARY_TIMEOUT_MS", T_COMMENTARY);
+    s_setenv_ms ("COPILOT_GATEWAY_EXPLAIN_TIMEOUT_MS", T_EXPLAIN);
+    s_setenv_ms ("COPILOT_PROMPT_BUILDER_REPORT_TIMEOUT_MS", 2500 * s_slow);
+    s_setenv_ms ("COPILOT_PROMPT_BUILDER_GRAPH_TIMEOUT_MS", 2000 * s_slow);
+    s_setenv_ms ("COPILOT_PROMPT_BUILDER_RETRIEVAL_TIMEOUT_MS", 2000 * s_slow);
+    s_setenv_ms ("COPILOT_PROMPT_BUILDER_LLM_TIMEOUT_MS", 2500 * s_slow);
     unsetenv ("COPILOT_HTTP_STATIC_DIR");
     unsetenv ("OPENAI_API_KEY");
     unsetenv ("LLM_PROVIDER");
@@ -536,15 +558,37 @@ static int s_sse_commentary (sse_t *s, bool *seen, int max)
     return n;
 }
 
+/* The bus subscriber's view of prompt-builder's commentary stream: which
+ * sequence numbers arrived (the stream of the first publisher seen). */
+#define SEQ_MAX 8192
 typedef struct {
     int events;
+    char pub[200];
+    uint64_t first, last;
+    int distinct;
+    bool seen[SEQ_MAX];
 } bus_sub_t;
 
 static void s_on_bus_event (pubsub_sub_t *sub, const char *topic, env_t *env, void *arg)
 {
     (void) sub;
-    if (str_starts_with (topic, "commentary."))
-        ((bus_sub_t *) arg)->events++;
+    bus_sub_t *b = arg;
+    if (str_starts_with (topic, "commentary.")) {
+        b->events++;
+        const char *pid = env->header->publisher_id;
+        uint64_t seq = env->header->seq;
+        if (!b->pub[0])
+            str_copy (b->pub, sizeof b->pub, pid);
+        if (strcmp (b->pub, pid) == 0 && seq < SEQ_MAX) {
+            if (!b->first || seq < b->first)
+                b->first = seq;
+            if (seq > b->last)
+                b->last = seq;
+            if (!b->seen[seq])
+                b->distinct++;
+            b->seen[seq] = true;
+        }
+    }
     env_free (env);
 }
 
@@ -553,7 +597,12 @@ static void s_on_bus_event (pubsub_sub_t *sub, const char *topic, env_t *env, vo
 int main (int argc, char **argv)
 {
     if (argc < 5) {
-        fprintf (stderr, "usage: %s <scenario> <bin dir> <fixture db> <index dir>\n", argv[0]);
+        fprintf (stderr, "usage: %s <scenario> <bin dir> <fixture db> <index dir> [slow factor]\n",
+                 argv[0]);
+        return 2;
+    }
+    if (argc > 5 && str_to_int (argv[5], 1, 10, &s_slow) != 0) {
+        fprintf (stderr, "slow factor: expected 1..10\n");
         return 2;
     }
     s_victim = argv[1];
@@ -666,9 +715,40 @@ int main (int argc, char **argv)
         int64_t t_kill = clock_mono_ms ();
         if (!t_first_kill)
             t_first_kill = t_kill;
+        /* Last bus outage: hold the supervisor (SIGSTOP) until one
+         * commentary was certainly published while the bus was down, so the
+         * gap the subscribers must detect exists whatever the timing. */
+        /* Every other scenario holds the last outage long enough for the
+         * gateway's health check to notice it (ping timeout + two health
+         * intervals), so the fast 503 path is exercised whatever the timing. */
+        bool hold = k == kills - 1 && strcmp (s_victim, "retrieval-service") != 0;
+        if (hold)
+            kill (s_sup, SIGSTOP);
         OPS_CHECK (kill (ds.pid, SIGKILL) == 0, "kill %d: %s", (int) ds.pid, strerror (errno));
         while (sub && clock_mono_ms () - t_kill < 50)
             pubsub_sub_poll (sub, 10);
+        if (hold && !is_bus) {
+            /* A request in flight on the killed daemon ends at its deadline;
+             * the ones after it must meet the gateway's "known down" 503. */
+            int longest = 0;
+            for (int i = 0; i < s_nprobes; i++)
+                if (s_probes[i].needs_victim && s_probes[i].deadline_ms > longest)
+                    longest = s_probes[i].deadline_ms;
+            clock_sleep_ms ((uint64_t) (longest + s_ping_timeout_ms + 1000 * s_slow));
+            kill (s_sup, SIGCONT);
+        } else if (hold) {
+            CURL *h = curl_easy_init ();
+            static char hb[256 * 1024];
+            int cerr = 0;
+            long code = 0;
+            for (int a = 0; a < 5 && code != 200; a++)
+                code = s_http (h, "POST", "/api/v1/explain", EXPLAIN_BODY, T_EXPLAIN + 5000, hb, sizeof hb,
+                               &cerr);
+            curl_easy_cleanup (h);
+            pubsub_sub_poll (sub, 0);
+            kill (s_sup, SIGCONT);
+            OPS_CHECK (code == 200, "explain while the bus was down: HTTP %ld", code);
+        }
         t_ready = s_wait_restarted (victim_name, ds.pid, 20000);
         outage_total += t_ready - t_kill;
         if (sub)
@@ -701,6 +781,7 @@ int main (int argc, char **argv)
         needs_any = needs_any || s_probes[i].needs_victim;
     int fails = 0, errs_5xx = 0, conn_err = 0, after_total = 0, after_ok = 0;
     int after_probe[MAX_PROBES] = {0};
+    int64_t fast_503_ms = INT64_MAX;
     int64_t first_ok_after = -1, max_ms = 0;
     for (int i = 0; i < n; i++) {
         rec_t *r = &s_recs[i];
@@ -741,15 +822,21 @@ int main (int argc, char **argv)
         OPS_CHECK (s_clear_error (r->body, why, sizeof why), "%s %s HTTP %ld: %s", p->method, p->path,
                    r->code, why);
         errs_5xx++;
+        if (r->code == 503 && dur < fast_503_ms)
+            fast_503_ms = dur;
     }
     OPS_CHECK (after_total >= 3 && after_ok == after_total, "only %d requests after the recovery window",
                after_total);
     for (int i = 0; i < s_nprobes; i++)
         OPS_CHECK (after_probe[i] > 0, "no %s %s started after the recovery window", s_probes[i].method,
                    s_probes[i].path);
-    if (needs_any && strcmp (s_victim, "gateway") != 0)
+    if (needs_any && strcmp (s_victim, "gateway") != 0) {
         OPS_CHECK (errs_5xx > 0, "no 503/504 while %s was down (outages %lld ms)", s_victim,
                    (long long) outage_total);
+        /* Once the gateway knows the backend is down it answers at once. */
+        OPS_CHECK (fast_503_ms <= 300 * s_slow, "no immediate 503 while %s was known down (fastest "
+                   "%lld ms)", s_victim, (long long) (fast_503_ms == INT64_MAX ? -1 : fast_503_ms));
+    }
     if (strcmp (s_victim, "gateway") == 0)
         OPS_CHECK (conn_err + errs_5xx > 0, "no failed request while the gateway was down");
     if (strcmp (s_victim, "retrieval-service") == 0)
@@ -770,9 +857,18 @@ int main (int argc, char **argv)
         }
         resumed = bsub.events - events_before;
         OPS_CHECK (bsub.events > before, "the bus subscriber did not resume after the restart");
+        /* No silent loss: every sequence number of the stream that did not
+         * arrive is counted by the subscriber's gap detection. (Whether any
+         * is lost depends on reconnect order: a publisher queues while its
+         * connection is down and flushes on reconnect, which a subscriber
+         * that re-subscribed late misses.) */
         missed = pubsub_sub_missed (sub) - missed_before;
-        OPS_CHECK (missed > 0, "no gap detected although commentary was published while the bus was "
-                               "down (received %d after the kills)", resumed);
+        uint64_t span = bsub.last - bsub.first + 1;
+        uint64_t lost = span - (uint64_t) bsub.distinct;
+        OPS_CHECK (bsub.first > 0 && pubsub_sub_missed (sub) >= lost,
+                   "%llu commentary event(s) of seq %llu..%llu never arrived but only %llu were "
+                   "detected as a gap", (unsigned long long) lost, (unsigned long long) bsub.first,
+                   (unsigned long long) bsub.last, (unsigned long long) pubsub_sub_missed (sub));
         /* SSE: the stream that stayed open saw commentary after the restart;
          * a reconnect from its first id replays everything it missed. */
         static bool seen1[4096], seen2[4096];
@@ -817,6 +913,10 @@ int main (int argc, char **argv)
         if (gaps1 > 0)
             OPS_CHECK (ops_file_contains (gwlog, "\"event\":\"pubsub.gap\""),
                        "the SSE stream lost %d commentary event(s) but the gateway logged no gap", gaps1);
+        printf ("event-bus: bus subscriber resumed (%d events after the kills); its stream seq "
+                "%llu..%llu: %llu lost, %llu detected as gap\n",
+                resumed, (unsigned long long) bsub.first, (unsigned long long) bsub.last,
+                (unsigned long long) lost, (unsigned long long) pubsub_sub_missed (sub));
         printf ("event-bus: subscriber resumed (%d events after the kills), gap of %llu detected; "
                 "SSE stream missed %d of commentary %d..%d (gateway gap logged: %s); resume with "
                 "Last-Event-ID commentary:%d replayed all but %d\n",
@@ -918,11 +1018,11 @@ int main (int argc, char **argv)
                    "sanitizer report in %s", path);
     }
     printf ("faults %s: up %lld ms; %d kill(s), outage %lld ms in total; first full answer %lld ms "
-            "after the last restart; %d requests, %d failed (%d HTTP 503/504, %d refused), "
-            "slowest %lld ms; %d explains all in history\n",
+            "after the last restart; %d requests, %d failed (%d HTTP 503/504, fastest 503 %lld ms, "
+            "%d refused), slowest %lld ms; %d explains all in history\n",
             s_victim, (long long) up_ms, kills, (long long) outage_total,
             first_ok_after >= 0 ? (long long) (first_ok_after - t_ready) : -1LL, n, fails, errs_5xx,
-            conn_err, (long long) max_ms, s_nexplained);
+            fast_503_ms == INT64_MAX ? -1LL : (long long) fast_503_ms, conn_err, (long long) max_ms, s_nexplained);
     free (s_recs);
     ops_finish ();
     curl_global_cleanup ();
