@@ -5,7 +5,8 @@
  * Three corpora, one document scheme:
  *   telemetry  documents built from telemetry DB rows; doc_id = graph node id
  *              (job::, jobrun::, usage::, event::, eviction::, query::, user::,
- *              compute::, workspace::, configchange::); never chunked.
+ *              compute::, workspace::, configchange::, anomaly::); never
+ *              chunked.
  *   docs       a curated knowledge base about Databricks compute (markdown
  *              notes with a `source:` docs.databricks.com URL), chunked on
  *              section boundaries at ~1000 characters with 150 overlap;
@@ -139,11 +140,17 @@ typedef struct {
     int max_evictions;       /* newest evictions (default 2000) */
     int max_queries;         /* newest queries plus every failed one up to this (default 300) */
     int max_changes;         /* newest configuration changes (default 2000) */
+    int max_anomalies;       /* detector anomalies, largest |z| first (default 1000) */
 } rt_telemetry_opts_t;
 
 /* Builds telemetry documents from the database at `db_path` (opened
  * read-only) into `out`. Works on the reference's 11 tables; uses
- * config_changes and job_dependencies when those tables exist. Every query
+ * config_changes and job_dependencies when those tables exist. Adds one
+ * document per anomaly of the report engine's detector (rs_engine_detect,
+ * default parameters): doc_id anomaly::<entity pk>:<YYYY-MM-DD> (the graph
+ * node id), text with entity, date, cost, expected value and range,
+ * z-score and severity; entity_ids the anomaly and its job::/compute::
+ * node; a detector failure is RT_E_DB. Every query
  * has a deterministic ORDER BY with the primary key as final tie-break.
  * `opts` may be NULL. 0, RT_E_DB (detail has SQLite's message) or RT_E_*. */
 int rt_telemetry_load (const char *db_path, const rt_telemetry_opts_t *opts, rt_docset_t *out);

@@ -23,9 +23,24 @@
  *
  * The database is opened read-only (SQLITE_OPEN_READONLY); optional tables
  * (config_changes, job_dependencies) are used only when present.
+ *
+ * Anomalies: one document per anomaly of the report engine's detector
+ * (rs_engine_detect: the anomaly_detection report's daily cost series over
+ * its default window, z-score against a rolling history), with the graph's
+ * node id anomaly::<entity pk>:<date> (gs_anomaly_id) so a hit names the
+ * same node the graph-service links to its job or compute resource. The
+ * engine is the single implementation of the detector: the corpus never
+ * re-derives the statistics. Anomalies are few; when there are more than
+ * max_anomalies, the largest |z| are kept (ties by id). The engine opens
+ * its own read-only connection, so on a database that changes during the
+ * load the anomalies may come from a newer snapshot than the rows.
  */
 #include "rt_internal.h"
 
+#include "rs_engine.h"
+
+#include <jansson.h>
+#include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,7 +52,7 @@ typedef struct {
     rt_telemetry_opts_t o;
     buf_t *text, *meta, *title;
     rt_strv_t ents;
-    bool has_changes, has_deps;
+    bool has_changes, has_deps, has_usage;
 } s_ctx_t;
 
 static const char *
@@ -808,9 +823,146 @@ s_changes (s_ctx_t *cx)
     return rc;
 }
 
+/* ------------------------------------------------------------------------ */
+/* anomalies (report engine detector)                                        */
+
+typedef struct {
+    json_t *a;      /* borrowed from the detector's array */
+    double absz;
+    char id[300];
+} s_anom_t;
+
+static int
+s_anom_cmp (const void *x, const void *y)
+{
+    const s_anom_t *a = x, *b = y;
+    if (a->absz != b->absz)
+        return a->absz > b->absz ? -1 : 1;
+    return strcmp (a->id, b->id);
+}
+
+static const char *
+s_jstr (json_t *o, const char *key)
+{
+    const char *v = json_string_value (json_object_get (o, key));
+    return v ? v : "";
+}
+
+static double
+s_jnum (json_t *o, const char *key)
+{
+    json_t *v = json_object_get (o, key);
+    return json_is_number (v) ? json_number_value (v) : NAN;
+}
+
+/* Graph node type of a detector entity type (as the graph-service maps the
+ * alerts it receives): job, or a compute resource. NULL when unknown. */
+static const char *
+s_anom_node_type (const char *etype)
+{
+    if (str_ieq (etype, "job"))
+        return "job";
+    if (str_ieq (etype, "compute") || str_ieq (etype, "sql_warehouse") || str_ieq (etype, "apc_cluster")
+        || str_ieq (etype, "warehouse") || str_ieq (etype, "cluster"))
+        return "compute";
+    return NULL;
+}
+
+static int
+s_anomaly_doc (s_ctx_t *cx, const s_anom_t *an, const char *ntype)
+{
+    json_t *a = an->a;
+    const char *eid = s_jstr (a, "entity_id"), *ename = s_jstr (a, "entity_name"),
+               *etype = s_jstr (a, "entity_type"), *date = s_jstr (a, "date"),
+               *sev = s_jstr (a, "severity");
+    double cost = s_jnum (a, "value"), exp = s_jnum (a, "expected"), lo = s_jnum (a, "expected_low"),
+           hi = s_jnum (a, "expected_high"), z = s_jnum (a, "z_score"), pct = s_jnum (a, "pct_deviation");
+    s_begin (cx);
+    s_line (cx, "Cost Anomaly", an->id);
+    buf_printf (cx->text, "Entity: %s::%s%s%s%s\n", ntype, eid, *ename ? " (" : "", ename, *ename ? ")" : "");
+    s_line (cx, strcmp (ntype, "job") == 0 ? "Job ID" : "Compute ID", eid);
+    if (strcmp (ntype, "compute") == 0)
+        s_line (cx, "Compute Type", etype);
+    s_line (cx, "Date", date);
+    buf_printf (cx->text, "Daily Cost: $%.2f\n", cost);
+    buf_printf (cx->text, "Expected Cost: $%.2f (expected range $%.2f to $%.2f)\n", exp, lo, hi);
+    buf_printf (cx->text, "Z-Score: %.2f\n", z);
+    if (isfinite (pct))
+        buf_printf (cx->text, "Deviation: %+.1f%%\n", pct);
+    s_line (cx, "Severity", sev);
+    buf_printf (cx->text, "Summary: %s cost %s on %s for %s: $%.2f against an expected $%.2f (z-score %.1f)\n",
+                sev, z >= 0 ? "spike" : "drop", date, *ename ? ename : eid, cost, exp, z);
+    buf_printf (cx->title, "%s cost anomaly of %s %s%s%s%s on %s", sev, ntype, eid, *ename ? " (" : "", ename,
+                *ename ? ")" : "", date);
+    rt__strv_free (&cx->ents);
+    int rc = rt__strv_push (&cx->ents, an->id);
+    if (rc == RT_OK)
+        rc = s_ent (cx, ntype, eid);
+    if (rc < 0)
+        return rc;
+    char sc[32], zs[32], ex[32], elo[32], ehi[32];
+    str_fmt (sc, sizeof sc, "%.2f", cost);
+    str_fmt (zs, sizeof zs, "%.3f", z);
+    str_fmt (ex, sizeof ex, "%.2f", exp);
+    str_fmt (elo, sizeof elo, "%.2f", lo);
+    str_fmt (ehi, sizeof ehi, "%.2f", hi);
+    char node[300];
+    str_fmt (node, sizeof node, "%s::%s", ntype, eid);
+    const char *kv[] = {"entity", node, "entity_type", etype, "date", date, "severity", sev, "total_cost", sc,
+                        "expected", ex, "expected_low", elo, "expected_high", ehi, "z_score", zs, NULL};
+    if ((rc = s_meta (cx, "anomaly", kv)) == RT_OK)
+        rc = s_commit (cx, "anomaly");
+    return rc;
+}
+
+static int
+s_anomalies (s_ctx_t *cx, const char *db_path)
+{
+    char err[512] = "";
+    rs_engine_t *eng = rs_engine_new (db_path, NULL, err, sizeof err);
+    if (!eng)
+        return rt__fail (RT_E_DB, "anomaly detector: %s", err[0] ? err : "cannot open the report engine");
+    json_t *all = NULL;
+    int rc = RT_OK, erc = rs_engine_detect (eng, NULL, 0, &all);
+    if (erc != 0) {
+        rc = rt__fail (RT_E_DB, "anomaly detector: %s: %s", rs_strerror (erc), rs_engine_error (eng));
+        rs_engine_destroy (&eng);
+        return rc;
+    }
+    size_t n = json_array_size (all), m = 0;
+    s_anom_t *v = calloc (n ? n : 1, sizeof *v);
+    if (!v)
+        rc = rt__fail (RT_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < n && rc == RT_OK; i++) {
+        json_t *a = json_array_get (all, i);
+        const char *eid = s_jstr (a, "entity_id"), *date = s_jstr (a, "date");
+        const char *nt = s_anom_node_type (s_jstr (a, "entity_type"));
+        /* the id scheme of gs_anomaly_id: anomaly::<entity pk>:<YYYY-MM-DD> */
+        if (!nt || !*eid || strlen (date) != 10 || strpbrk (eid, " \t\n")
+            || str_fmt (v[m].id, sizeof v[m].id, "anomaly::%s:%s", eid, date) != 0)
+            continue;
+        v[m].a = a;
+        double z = s_jnum (a, "z_score");
+        v[m].absz = isfinite (z) ? fabs (z) : 0.0;
+        m++;
+    }
+    if (rc == RT_OK && m > 1)
+        qsort (v, m, sizeof *v, s_anom_cmp);
+    if (m > (size_t) cx->o.max_anomalies)
+        m = (size_t) cx->o.max_anomalies;
+    for (size_t i = 0; i < m && rc == RT_OK; i++)
+        rc = s_anomaly_doc (cx, &v[i], s_anom_node_type (s_jstr (v[i].a, "entity_type")));
+    free (v);
+    json_decref (all);
+    rs_engine_destroy (&eng);
+    return rc;
+}
+
 static void
 s_fill_defaults (rt_telemetry_opts_t *o)
 {
+    if (o->max_anomalies <= 0)
+        o->max_anomalies = 1000;
     if (o->runs_per_job <= 0)
         o->runs_per_job = 60;
     if (o->max_failed_runs <= 0)
@@ -853,6 +1005,7 @@ rt_telemetry_load (const char *db_path, const rt_telemetry_opts_t *opts, rt_docs
     }
     cx.has_changes = s_table_exists (cx.db, "config_changes");
     cx.has_deps = s_table_exists (cx.db, "job_dependencies");
+    cx.has_usage = s_table_exists (cx.db, "compute_usage") && s_table_exists (cx.db, "non_job_compute");
     cx.text = buf_new (64 * 1024);
     cx.meta = buf_new (16 * 1024);
     cx.title = buf_new (1024);
@@ -881,6 +1034,8 @@ rt_telemetry_load (const char *db_path, const rt_telemetry_opts_t *opts, rt_docs
         rc = s_queries (&cx);
     if (rc == RT_OK && cx.has_changes)
         rc = s_changes (&cx);
+    if (rc == RT_OK && cx.has_usage)
+        rc = s_anomalies (&cx, db_path);
     if (rc == RT_E_TOOBIG)
         rc = rt__fail (RT_E_TOOBIG, "a telemetry document exceeded its size cap");
     sqlite3_exec (cx.db, "COMMIT", NULL, NULL, NULL);

@@ -5,6 +5,8 @@
  *   - evaluation set (eval_set.tsv): recall@k per corpus for hybrid, vector
  *     and keyword search, asserted against fixed floors;
  *   - corpus facts: graph-node ids (jobrun::, never run::), per-type counts;
+ *   - anomaly documents: one per detector anomaly (10 on the fixture, 5
+ *     critical), ids anomaly::<entity pk>:<date>, the max_anomalies bound;
  *   - entity-id filters;
  *   - HNSW recall@10 against exact search on the real embeddings, and the
  *     HNSW path of the index builder;
@@ -230,6 +232,59 @@ test_corpus_facts (void **state)
     assert_true (runs >= 10);
     rt_result_destroy (&res);
     rt_index_destroy (&ix);
+}
+
+/* One telemetry document per anomaly of the report engine's detector, with
+ * the graph's node id anomaly::<entity pk>:<date>: 10 on the fixture, 5 of
+ * them critical. */
+static void
+test_anomaly_docs (void **state)
+{
+    (void) state;
+    rt_docset_t *ds = rt_docset_new ();
+    assert_non_null (ds);
+    assert_int_equal (rt_telemetry_load (RT_FIXTURE_DB, NULL, ds), RT_OK);
+    int n = 0, critical = 0;
+    for (size_t i = 0; i < rt_docset_size (ds); i++) {
+        const rt_doc_t *d = rt_docset_get (ds, i);
+        if (strcmp (d->type, "anomaly") != 0)
+            continue;
+        n++;
+        assert_true (strncmp (d->doc_id, "anomaly::", 9) == 0);
+        assert_true (strncmp (d->entity_ids, d->doc_id, strlen (d->doc_id)) == 0);
+        if (strstr (d->text, "Severity: critical\n"))
+            critical++;
+    }
+    assert_int_equal (n, 10);
+    assert_int_equal (critical, 5);
+    long at = rt_docset_find (ds, "anomaly::J-FIN-DAILY:2025-12-05");
+    assert_true (at >= 0);
+    const rt_doc_t *d = rt_docset_get (ds, (size_t) at);
+    assert_string_equal (d->entity_ids, "anomaly::J-FIN-DAILY:2025-12-05 job::J-FIN-DAILY");
+    assert_non_null (strstr (d->text, "Entity: job::J-FIN-DAILY (Daily Financial Aggregation)\n"));
+    assert_non_null (strstr (d->text, "Date: 2025-12-05\n"));
+    assert_non_null (strstr (d->text, "Daily Cost: $224.29\n"));
+    assert_non_null (strstr (d->text, "Expected Cost: $115.64 (expected range $86.54 to $144.74)\n"));
+    assert_non_null (strstr (d->text, "Z-Score: 11.20\n"));
+    assert_non_null (strstr (d->text, "Severity: critical\n"));
+    at = rt_docset_find (ds, "anomaly::APC-FINANCE:2025-12-01");
+    assert_true (at >= 0);
+    d = rt_docset_get (ds, (size_t) at);
+    assert_string_equal (d->entity_ids, "anomaly::APC-FINANCE:2025-12-01 compute::APC-FINANCE");
+    assert_non_null (strstr (d->meta_json, "\"severity\":\"critical\""));
+    rt_docset_destroy (&ds);
+    /* the bound keeps the largest |z| */
+    ds = rt_docset_new ();
+    rt_telemetry_opts_t o = {.max_anomalies = 2};
+    assert_int_equal (rt_telemetry_load (RT_FIXTURE_DB, &o, ds), RT_OK);
+    n = 0;
+    for (size_t i = 0; i < rt_docset_size (ds); i++)
+        if (strcmp (rt_docset_get (ds, i)->type, "anomaly") == 0)
+            n++;
+    assert_int_equal (n, 2);
+    assert_true (rt_docset_find (ds, "anomaly::J-ML-TRAINING:2025-12-04") >= 0); /* z 14.08 */
+    assert_true (rt_docset_find (ds, "anomaly::J-FIN-DAILY:2025-12-05") >= 0);   /* z 11.20 */
+    rt_docset_destroy (&ds);
 }
 
 static void
@@ -496,6 +551,7 @@ main (void)
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_eval_recall),     cmocka_unit_test (test_corpus_facts),
+        cmocka_unit_test (test_anomaly_docs),
         cmocka_unit_test (test_entity_filter),   cmocka_unit_test (test_hnsw_recall),
         cmocka_unit_test (test_determinism),     cmocka_unit_test (test_mismatch_and_errors),
     };
