@@ -51,6 +51,7 @@
 #include "gw_http.h"
 #include "gw_json.h"
 #include "gw_prom.h"
+#include "gw_rcache.h"
 #include "gw_route.h"
 #include "gw_sse.h"
 #include "gw_static.h"
@@ -101,6 +102,8 @@ struct _call_t {
     int expect_case;      /* body case of a good reply */
     reply_fn on_reply;
     char mode[16];        /* graph: neighbors / subgraph */
+    char *cache_key;      /* report: response cache key (NULL = do not cache) */
+    uint64_t cache_epoch; /* report: cache epoch when the request was sent */
     int nslots;
     slot_t *slots;
     send_t *sends;
@@ -127,6 +130,8 @@ struct _gw_app_t {
     int64_t health_ms;
     size_t sse_ring;
     call_t *calls;
+    gw_rcache_t *rcache;  /* rendered report responses; NULL = disabled */
+    metric_t *m_rcache_hit, *m_rcache_miss;
     uv_timer_t *drain_timer;
     int port;
     metric_t *m_inflight;
@@ -160,6 +165,11 @@ s_backend_verdict (gw_backend_t *b, bool up, const char *detail)
         log_emit (up ? LOG_INFO : LOG_WARN, up ? "backend.up" : "backend.down", "%s is %s%s%s",
                   b->name, up ? "up" : "down", detail && detail[0] ? ": " : "",
                   detail ? detail : "");
+    /* A report-service that went away may come back with other data or
+     * configuration: rendered responses from before are not trusted. */
+    if (b->app && b->app->rcache && b->known && b->up != up
+        && strcmp (b->name, b->app->report_service) == 0)
+        gw_rcache_invalidate (b->app->rcache);
     b->known = true;
     b->up = up;
     b->checked_ms = clock_mono_ms ();
@@ -245,6 +255,7 @@ s_call_unref (call_t *c)
     }
     for (int i = 0; i < c->nslots; i++)
         free (c->slots[i].payload);
+    free (c->cache_key);
     free (c->slots);
     free (c->sends);
     free (c);
@@ -324,6 +335,26 @@ s_call_json (call_t *c, int status, json_t *doc)
     gw_req_t *req = c->req;
     gw_req_on_abort (req, NULL, NULL);
     s_send_json (c->route, req, status, doc);
+    c->req = NULL;
+    if (c->app && !c->app->closed)
+        svc_release (c->app->svc);
+    if (c->app && c->app->m_inflight)
+        metric_add (c->app->m_inflight, -1);
+    s_call_stop_timer (c);
+    s_call_unref (c);
+}
+
+/* Answers with a ready body (borrowed) and extra header lines. */
+static void
+s_call_body (call_t *c, int status, const char *ctype, const char *extra, const char *body,
+             size_t len)
+{
+    if (!c->req)
+        return;
+    gw_req_t *req = c->req;
+    gw_req_on_abort (req, NULL, NULL);
+    s_count (c->route, req, status);
+    gw_respond (req, status, ctype, extra, body, len);
     c->req = NULL;
     if (c->app && !c->app->closed)
         svc_release (c->app->svc);
@@ -509,6 +540,36 @@ s_env_with (int body_case, void *msg)
 
 /* ---- reply converters -------------------------------------------------------- */
 
+/* Sends a report body with its validators, or 304 when the client's
+ * If-None-Match already names this ETag. `c` may be NULL (answered from the
+ * cache without a call). */
+static void
+s_reply_cached (const gw_route_t *route, gw_req_t *req, call_t *c, const char *etag,
+                const char *how, const char *body, size_t len)
+{
+    if (!req)
+        return;
+    char extra[256];
+    snprintf (extra, sizeof extra,
+              "ETag: %s\r\nCache-Control: private, no-cache\r\nX-Copilot-Cache: %s\r\n", etag,
+              how);
+    const char *inm = gw_req_header (req, "if-none-match");
+    bool not_modified = inm && gw_etag_matches (inm, etag);
+    const char *ctype = "application/json; charset=utf-8";
+    if (c) {
+        if (not_modified)
+            s_call_body (c, 304, NULL, extra, NULL, 0);
+        else
+            s_call_body (c, 200, ctype, extra, body, len);
+        return;
+    }
+    s_count (route, req, not_modified ? 304 : 200);
+    if (not_modified)
+        gw_respond (req, 304, NULL, extra, NULL, 0);
+    else
+        gw_respond (req, 200, ctype, extra, body, len);
+}
+
 static void
 s_reply_reports (call_t *c, const env_t *r)
 {
@@ -523,7 +584,26 @@ s_reply_report (call_t *c, const env_t *r)
         s_call_error (c, 502, "bad_gateway", "report-service answered without a result");
         return;
     }
-    s_call_json (c, 200, gw_json_report_result (rr->result));
+    json_t *doc = gw_json_report_result (rr->result);
+    char *text = doc ? json_dumps (doc, GW_JSON_DUMP_FLAGS) : NULL;
+    json_decref (doc);
+    if (!text) {
+        s_call_error (c, 500, "internal", "cannot encode the report as JSON");
+        return;
+    }
+    size_t len = strlen (text);
+    char etag[48] = "";
+    gw_app_t *app = c->app;
+    if (c->cache_key && app->rcache) {
+        int rc = gw_rcache_put (app->rcache, c->cache_key, c->cache_epoch, text, len,
+                                clock_mono_ms (), etag, sizeof etag);
+        if (rc != GW_RCACHE_OK)
+            log_debug ("report.cache", "%s not cached: %s", c->cache_key, gw_rcache_strerror (rc));
+    }
+    if (!etag[0])
+        gw_rcache_etag (text, len, etag, sizeof etag);
+    s_reply_cached (c->route, c->req, c, etag, "miss", text, len);
+    free (text);
 }
 
 static void
@@ -609,12 +689,49 @@ s_h_report (gw_app_t *app, gw_req_t *req, const gw_route_t *route, const gw_para
         s_send_error (route, req, 400, "invalid_argument", err);
         return;
     }
+    /* Cache key: the id and the parameters sorted by name (their order in
+     * the query string does not change the report). */
+    char *key = NULL;
+    if (app->rcache) {
+        buf_t *kb = buf_new (256);
+        const Copilot__V1__Param *sorted[16];
+        size_t n = m->n_params < 16 ? m->n_params : 16;
+        for (size_t i = 0; i < n; i++) {
+            size_t j = i;
+            while (j > 0 && strcmp (sorted[j - 1]->key, m->params[i]->key) > 0) {
+                sorted[j] = sorted[j - 1];
+                j--;
+            }
+            sorted[j] = m->params[i];
+        }
+        int rc = kb ? buf_puts (kb, id) : -1;
+        for (size_t i = 0; i < n && rc == 0; i++)
+            rc = buf_printf (kb, "\n%s=%s", sorted[i]->key, sorted[i]->value);
+        if (rc == 0)
+            key = buf_detach (kb);
+        buf_destroy (&kb);
+        gw_rcache_hit_t hit;
+        if (key && gw_rcache_get (app->rcache, key, clock_mono_ms (), &hit)) {
+            if (app->m_rcache_hit)
+                metric_inc (app->m_rcache_hit);
+            free (key);
+            protobuf_c_message_free_unpacked (&m->base, NULL);
+            s_reply_cached (route, req, NULL, hit.etag, "hit", hit.body, hit.len);
+            return;
+        }
+        if (app->m_rcache_miss)
+            metric_inc (app->m_rcache_miss);
+    }
     call_t *c = s_start (app, req, route, app->report_service, app->t_report,
                          COPILOT__V1__ENVELOPE__BODY_RUN_REPORT_REPLY, s_reply_report);
     if (!c) {
+        free (key);
         protobuf_c_message_free_unpacked (&m->base, NULL);
         return;
     }
+    c->cache_key = key;
+    if (app->rcache)
+        c->cache_epoch = gw_rcache_epoch (app->rcache);
     s_call_send (c, s_env_with (COPILOT__V1__ENVELOPE__BODY_RUN_REPORT_REQUEST, m),
                  BUS_CALL_IDEMPOTENT);
 }
@@ -1004,7 +1121,11 @@ s_on_event (svc_t *svc, const char *topic, const env_t *ev, void *arg)
 {
     (void) svc;
     gw_app_t *app = arg;
-    if (app->closed || !app->sse)
+    if (app->closed)
+        return;
+    if (ev->body_case == COPILOT__V1__ENVELOPE__BODY_DATA_CHANGED && app->rcache)
+        gw_rcache_invalidate (app->rcache);
+    if (!app->sse)
         return;
     json_t *doc = NULL;
     const char *type = NULL;
@@ -1448,6 +1569,7 @@ gw_app_destroy (gw_app_t **self_p)
     *self_p = NULL;
     gw_app_close (app);
     gw_static_destroy (&app->stat);
+    gw_rcache_destroy (&app->rcache);
     gw_auth_destroy (&app->auth);
     free (app);
 }
@@ -1609,7 +1731,7 @@ gw_app_new (svc_t *svc, int *exit_code, char *err, size_t err_size)
     cfg_t *cfg = svc_cfg (svc);
     gw_limits_t lim;
     gw_limits_default (&lim);
-    int64_t port, v, ring, ping, retry, max_age, max_file;
+    int64_t port, v, ring, ping, retry, max_age, max_file, rc_entries, rc_mb, rc_ttl;
     const char *host;
     cfg_str (cfg, "http.host", "127.0.0.1", &host);
     if (s_cfg_int (cfg, "http.port", 8080, 0, 65535, &port, err, err_size)
@@ -1640,8 +1762,25 @@ gw_app_new (svc_t *svc, int *exit_code, char *err, size_t err_size)
         || s_cfg_int (cfg, "gateway.commentary_timeout_ms", 5000, 10, 600000, &app->t_commentary, err, err_size)
         || s_cfg_int (cfg, "gateway.ping_timeout_ms", 1000, 10, 60000, &app->t_ping, err, err_size)
         || s_cfg_int (cfg, "gateway.metrics_timeout_ms", 2000, 10, 60000, &app->t_metrics, err, err_size)
-        || s_cfg_int (cfg, "gateway.health_interval_ms", 2000, 50, 600000, &app->health_ms, err, err_size))
+        || s_cfg_int (cfg, "gateway.health_interval_ms", 2000, 50, 600000, &app->health_ms, err, err_size)
+        || s_cfg_int (cfg, "gateway.report_cache_entries", 64, 0, 4096, &rc_entries, err, err_size)
+        || s_cfg_int (cfg, "gateway.report_cache_mb", 64, 1, 16384, &rc_mb, err, err_size)
+        || s_cfg_int (cfg, "gateway.report_cache_ttl_ms", 300000, 1, 86400000, &rc_ttl, err, err_size))
         goto fail;
+    if (rc_entries > 0) {
+        app->rcache = gw_rcache_new ((int) rc_entries, (size_t) rc_mb << 20, rc_ttl);
+        if (!app->rcache) {
+            snprintf (err, err_size, "out of memory");
+            goto fail;
+        }
+        metrics_t *mg = metrics_global ();
+        app->m_rcache_hit = metrics_counter (mg, "copilot_gateway_report_cache_total",
+                                             "Report GETs answered from the gateway's rendered-response cache (hit) or by report-service (miss).",
+                                             "result=\"hit\"");
+        app->m_rcache_miss = metrics_counter (mg, "copilot_gateway_report_cache_total",
+                                              "Report GETs answered from the gateway's rendered-response cache (hit) or by report-service (miss).",
+                                              "result=\"miss\"");
+    }
     app->sse_ring = (size_t) ring;
     if (s_setup_backends (app, cfg, err, err_size) || s_setup_auth (app, cfg, err, err_size))
         goto fail;

@@ -269,8 +269,8 @@ gw_http_date_parse (const char *s, int64_t *unix_s)
 
 /* ---- serving ---------------------------------------------------------------- */
 
-static bool
-s_etag_matches (const char *header, const char *etag)
+bool
+gw_etag_matches (const char *header, const char *etag)
 {
     /* Comma-separated list of entity tags, or "*"; weak comparison. */
     const char *p = header;
@@ -340,7 +340,7 @@ gw_static_serve (gw_static_t *self, gw_req_t *req)
     const char *ims = gw_req_header (req, "if-modified-since");
     bool not_modified = false;
     if (inm) {
-        not_modified = s_etag_matches (inm, etag);
+        not_modified = gw_etag_matches (inm, etag);
     } else if (ims) {
         int64_t t;
         if (gw_http_date_parse (ims, &t) == 0 && (int64_t) st.st_mtim.tv_sec <= t)

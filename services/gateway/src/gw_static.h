@@ -16,6 +16,7 @@
  */
 #ifndef GW_STATIC_H
 #define GW_STATIC_H
+#include <stdbool.h>
 #include <stddef.h>
 #include "gw_http.h"
 
@@ -45,6 +46,10 @@ void gw_static_serve (gw_static_t *self, gw_req_t *req);
 /* Content type for a file name (by extension), e.g.
  * "text/html; charset=utf-8"; "application/octet-stream" when unknown. */
 const char *gw_static_mime (const char *path);
+
+/* True when an If-None-Match header value (a comma-separated list of entity
+ * tags, or "*") names `etag` (a quoted tag), by weak comparison. */
+bool gw_etag_matches (const char *header, const char *etag);
 
 /* Formats an HTTP date (IMF-fixdate) into out (>= 30 bytes). 0 or -1. */
 int gw_http_date_format (int64_t unix_s, char *out, size_t size);

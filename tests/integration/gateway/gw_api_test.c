@@ -1097,6 +1097,79 @@ t_sse (pubsub_pub_t *pub, have_t h)
     s_alive ("sse");
 }
 
+
+/* The gateway's rendered-report cache: a repeated GET is answered from the
+ * cache with the same bytes and ETag, If-None-Match gives 304 without a body,
+ * parameter order does not matter, and a data.* event empties the cache. */
+static void
+t_report_cache (pubsub_pub_t *pub, have_t h)
+{
+    if (!h.report)
+        return;
+    const char *path = "/api/v1/reports/job_cost?to=2025-12-31&from=2024-01-01";
+    const char *swapped = "/api/v1/reports/job_cost?from=2024-01-01&to=2025-12-31";
+    resp_t a, b, c;
+    char how[32], etag[128] = "", etag2[128] = "", hdr[300];
+    s_req ("GET", path, s_auth_viewer, NULL, &a);
+    CHECK (a.status == 200, "report: %d %.200s", a.status, a.body ? a.body : "");
+    CHECK (r_header (&a, "X-Copilot-Cache", how, sizeof how) && strcmp (how, "miss") == 0,
+           "first GET is a miss (%s)", how);
+    CHECK (r_header (&a, "ETag", etag, sizeof etag) && etag[0] == '"', "report etag");
+    s_req ("GET", swapped, s_auth_viewer, NULL, &b);
+    CHECK (b.status == 200 && r_header (&b, "X-Copilot-Cache", how, sizeof how)
+               && strcmp (how, "hit") == 0, "same parameters in another order hit (%d %s)",
+           b.status, how);
+    CHECK (r_header (&b, "ETag", etag2, sizeof etag2) && strcmp (etag, etag2) == 0, "same etag");
+    CHECK (a.body && b.body && a.blen == b.blen && memcmp (a.body, b.body, a.blen) == 0,
+           "cached body equals the computed body");
+    snprintf (hdr, sizeof hdr, "%sIf-None-Match: %s\r\n", s_auth_viewer, etag);
+    s_req ("GET", path, hdr, NULL, &c);
+    CHECK (c.status == 304 && c.blen == 0, "If-None-Match -> 304 (%d, %zu bytes)", c.status,
+           c.blen);
+    r_free (&c);
+    /* Another report or other parameters are other entries. */
+    s_req ("GET", "/api/v1/reports/job_cost?from=2024-01-02&to=2025-12-31", s_auth_viewer, NULL, &c);
+    CHECK (c.status == 200 && r_header (&c, "X-Copilot-Cache", how, sizeof how)
+               && strcmp (how, "miss") == 0, "other parameters miss (%s)", how);
+    r_free (&c);
+    /* A data event for any database empties the cache (report-service ignores
+     * this one: the path is not its database). */
+    env_t *env = env_new ("gw-test");
+    Copilot__V1__DataChanged *dc = env_msg_new (&copilot__v1__data_changed__descriptor);
+    env_set_str (&dc->db_path, "/nonexistent/other.db");
+    env_set_str (&dc->data_version, "v-test");
+    env_set_body (env, COPILOT__V1__ENVELOPE__BODY_DATA_CHANGED, dc);
+    bool missed = false;
+    for (int i = 0; i < 100 && !missed; i++) {
+        CHECK (pubsub_publish (pub, "data.changed", env) == 0, "publish data.changed");
+        usleep (20000);
+        s_req ("GET", path, s_auth_viewer, NULL, &c);
+        missed = c.status == 200 && r_header (&c, "X-Copilot-Cache", how, sizeof how)
+                 && strcmp (how, "miss") == 0;
+        if (missed) {
+            /* Same figures; only report-service's own "cached" flag may differ. */
+            json_t *ja = json_loads (a.body, 0, NULL), *jc = json_loads (c.body, 0, NULL);
+            CHECK (ja && jc, "report bodies parse");
+            if (ja && jc) {
+                json_object_del (ja, "cached");
+                json_object_del (jc, "cached");
+                CHECK (json_equal (ja, jc), "recomputed report equals the first (data did not change)");
+            }
+            json_decref (ja);
+            json_decref (jc);
+        }
+        r_free (&c);
+    }
+    env_free (env);
+    CHECK (missed, "data.changed invalidates the report cache");
+    s_req ("GET", "/metrics", s_auth_admin, NULL, &c);
+    CHECK (c.body && strstr (c.body, "copilot_gateway_report_cache_total{source=\"gateway\",result=\"hit\"}")
+               != NULL, "cache metric exported");
+    r_free (&c);
+    r_free (&a);
+    r_free (&b);
+}
+
 /* ---- backends ------------------------------------------------------------------------- */
 
 static void
@@ -1531,6 +1604,7 @@ main (int argc, char **argv)
     t_max_connections (24);
     t_sse (pub, have);
     t_backends (have);
+    t_report_cache (pub, have);
 
     /* G2: backends that stall or never run; it reuses the tokens (second
      * start: the token is not printed again). */
