@@ -72,7 +72,7 @@ int gw_rcache_get (gw_rcache_t *self, const char *key, int64_t now_ms, gw_rcache
 int gw_rcache_put (gw_rcache_t *self, const char *key, uint64_t epoch, const char *body,
                    size_t len, int64_t now_ms, char *etag_out, size_t etag_size);
 
-/* The ETag a body of these bytes gets (same format as gw_rcache_put). */
+/* Writes the ETag of body[0..len) to out (same format as gw_rcache_put). */
 void gw_rcache_etag (const char *body, size_t len, char *out, size_t size);
 
 /* Entries and body bytes held now; lookups that hit and missed so far. */
