@@ -1,9 +1,23 @@
 /* rt_crawl.c — the documentation crawler (seed §5.3, done properly).
  *
- * Flow: fetch the sitemap, keep the <loc> URLs under the prefix (sorted,
- * de-duplicated, so runs are deterministic), then fetch each page with one
- * reused libcurl handle, waiting `delay_ms` between the end of one request
- * and the start of the next (politeness). Every transfer has a total and a
+ * Flow: read the sitemap tree breadth-first (a <sitemapindex> lists child
+ * sitemaps; children are sorted, visited once, bounded in depth and count;
+ * a gzip body is inflated with zlib into a capped buffer), keep the page
+ * <loc> URLs under the prefix (sorted, de-duplicated, so runs are
+ * deterministic), then fetch each page with one reused libcurl handle,
+ * waiting max(delay_ms, the host's Crawl-delay) between the end of one
+ * request and the start of the next (politeness). A child sitemap that
+ * cannot be read makes the run incomplete: pages missing from the list are
+ * then not treated as removed.
+ *
+ * robots.txt (RFC 9309): fetched once per origin before the first request
+ * to it and kept for the run. Group selection: every group naming our
+ * product token, else every `*` group; rules are (pattern, allow) pairs
+ * matched on path+query with `*` and a final `$`, the longest pattern
+ * winning and Allow winning ties — an iterative matcher with single-star
+ * backtracking, so hostile patterns cannot recurse. 4xx means no rules;
+ * 5xx or an unreachable robots.txt stops the crawl (RFC 9309 §2.3.1.3-4:
+ * treat as complete disallow) with an error naming the URL. Every transfer has a total and a
  * connect timeout, NOSIGNAL (we run inside threaded processes), a body cap
  * (the write callback refuses past it and CURLOPT_MAXFILESIZE rejects early),
  * http/https only, at most 5 redirects, and a User-Agent naming the product.
@@ -32,10 +46,15 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#ifdef RT_HAVE_ZLIB
+#include <zlib.h>
+#endif
 
 #define RT_CRAWL_UA "UsageCopilot-DocsCrawler/" COPILOT_VERSION " (+https://github.com/usage-copilot; polite, sitemap-driven)"
 #define RT_CRAWL_STATE ".crawl-state"
@@ -658,17 +677,21 @@ rt_crawl_urls_free (char ***urls, size_t n)
 }
 
 int
-rt_crawl_sitemap_urls (const char *xml, size_t len, const char *prefix, char ***urls, size_t *n)
+rt_crawl_sitemap_urls (const char *xml, size_t len, const char *prefix, char ***urls, size_t *n,
+                       bool *is_index)
 {
     if (!xml || !prefix || !urls || !n)
         return rt__fail (RT_E_ARG, "rt_crawl_sitemap_urls: NULL argument");
     *urls = NULL;
     *n = 0;
-    if (s_ifind (xml, len, 0, "<sitemapindex") < len)
-        return rt__fail (RT_E_UNIMPLEMENTED,
-                         "the sitemap is a <sitemapindex>; pass one of its child sitemaps");
-    if (s_ifind (xml, len, 0, "<urlset") >= len)
-        return rt__fail (RT_E_FORMAT, "not a sitemap: no <urlset> element");
+    size_t si = s_ifind (xml, len, 0, "<sitemapindex"), us = s_ifind (xml, len, 0, "<urlset");
+    bool index = si < us; /* whichever root element comes first */
+    if (is_index)
+        *is_index = index;
+    if (index && !is_index)
+        return rt__fail (RT_E_FORMAT, "the sitemap is a <sitemapindex>, a <urlset> was expected");
+    if (!index && us >= len)
+        return rt__fail (RT_E_FORMAT, "not a sitemap: no <urlset> or <sitemapindex> element");
     rt_strv_t sv = {0};
     size_t p = 0;
     int rc = RT_OK;
@@ -704,7 +727,7 @@ rt_crawl_sitemap_urls (const char *xml, size_t len, const char *prefix, char ***
             goto done;
         }
         str_trim (u);
-        bool keep = str_starts_with (u, prefix) &&
+        bool keep = (index || str_starts_with (u, prefix)) &&
                     (str_starts_with (u, "https://") || str_starts_with (u, "http://"));
         if (keep)
             rc = rt__strv_push (&sv, u);
@@ -741,6 +764,247 @@ done:
     buf_destroy (&cx.head);
     buf_destroy (&cx.out);
     return rc;
+}
+
+/* ======================================================================== */
+/* robots.txt (RFC 9309)                                                     */
+
+typedef struct {
+    char *pat;   /* path pattern: '*' any run, a final '$' anchors the end */
+    size_t len;
+    bool allow;
+} s_rule_t;
+
+struct _rt_robots_t {
+    s_rule_t *v;
+    size_t n, cap;
+    int delay_ms;
+};
+
+static int
+s_rule_push (rt_robots_t *r, const char *pat, size_t len, bool allow)
+{
+    if (r->n == r->cap) {
+        size_t nc = r->cap ? r->cap * 2 : 16;
+        s_rule_t *nv = realloc (r->v, nc * sizeof *nv);
+        if (!nv)
+            return RT_E_NOMEM;
+        r->v = nv;
+        r->cap = nc;
+    }
+    char *c = str_ndup (pat, len);
+    if (!c)
+        return RT_E_NOMEM;
+    r->v[r->n++] = (s_rule_t){c, len, allow};
+    return RT_OK;
+}
+
+rt_robots_t *
+rt_robots_allow_all (void)
+{
+    return calloc (1, sizeof (rt_robots_t));
+}
+
+void
+rt_robots_destroy (rt_robots_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    rt_robots_t *r = *self_p;
+    for (size_t i = 0; i < r->n; i++)
+        free (r->v[i].pat);
+    free (r->v);
+    free (r);
+    *self_p = NULL;
+}
+
+/* True when the User-agent value names `agent`: the product token before
+ * any "/version" or blank, compared case-insensitively. */
+static bool
+s_agent_match (const char *v, size_t vl, const char *agent)
+{
+    size_t tl = 0;
+    while (tl < vl && v[tl] != '/' && !s_ws (v[tl]))
+        tl++;
+    size_t al = strlen (agent);
+    if (tl != al)
+        return false;
+    for (size_t i = 0; i < al; i++)
+        if (s_lower (v[i]) != s_lower (agent[i]))
+            return false;
+    return true;
+}
+
+static bool
+s_key_is (const char *k, size_t kl, const char *name)
+{
+    return kl == strlen (name) && s_ifind (k, kl, 0, name) == 0;
+}
+
+rt_robots_t *
+rt_robots_parse (const char *text, size_t len, const char *agent)
+{
+    rt_robots_t *mine = rt_robots_allow_all (), *star = rt_robots_allow_all ();
+    if (!mine || !star || !agent) {
+        rt_robots_destroy (&mine);
+        rt_robots_destroy (&star);
+        return NULL;
+    }
+    bool any_mine = false, any_star = false;
+    bool in_agents = false, g_mine = false, g_star = false;
+    int rc = RT_OK;
+    size_t p = 0;
+    if (len >= 3 && memcmp (text, "\xEF\xBB\xBF", 3) == 0)
+        p = 3; /* UTF-8 byte order mark */
+    while (p < len && rc == RT_OK) {
+        size_t e = p;
+        while (e < len && text[e] != '\n' && text[e] != '\r')
+            e++;
+        size_t a = p, b = e;
+        p = e + 1;
+        for (size_t i = a; i < b; i++)
+            if (text[i] == '#') {
+                b = i;
+                break;
+            }
+        while (a < b && s_ws (text[a]))
+            a++;
+        while (b > a && s_ws (text[b - 1]))
+            b--;
+        const char *colon = a < b ? memchr (text + a, ':', b - a) : NULL;
+        if (!colon)
+            continue; /* blank or malformed line: ignored */
+        size_t ke = (size_t) (colon - text), vs = ke + 1;
+        while (ke > a && s_ws (text[ke - 1]))
+            ke--;
+        while (vs < b && s_ws (text[vs]))
+            vs++;
+        const char *k = text + a, *v = text + vs;
+        size_t kl = ke - a, vl = b - vs;
+        if (s_key_is (k, kl, "user-agent")) {
+            if (!in_agents)
+                g_mine = g_star = false; /* a new group starts */
+            in_agents = true;
+            if (vl == 1 && v[0] == '*') {
+                g_star = true;
+                any_star = true;
+            } else if (s_agent_match (v, vl, agent)) {
+                g_mine = true;
+                any_mine = true;
+            }
+            continue;
+        }
+        bool allow = s_key_is (k, kl, "allow"), disallow = s_key_is (k, kl, "disallow"),
+             delay = s_key_is (k, kl, "crawl-delay");
+        if (!allow && !disallow && !delay)
+            continue; /* sitemap: and unknown records do not end a group */
+        in_agents = false;
+        if (!g_mine && !g_star)
+            continue;
+        rt_robots_t *tg[2] = {g_mine ? mine : NULL, g_star ? star : NULL};
+        for (int t = 0; t < 2 && rc == RT_OK; t++) {
+            if (!tg[t])
+                continue;
+            if (delay) {
+                char num[32];
+                if (vl == 0 || vl >= sizeof num)
+                    continue;
+                memcpy (num, v, vl);
+                num[vl] = '\0';
+                char *end = NULL;
+                double sec = strtod (num, &end);
+                if (end == num || *end != '\0' || !(sec >= 0))
+                    continue;
+                if (sec > 3600)
+                    sec = 3600;
+                int ms = (int) (sec * 1000.0 + 0.5);
+                if (ms > tg[t]->delay_ms)
+                    tg[t]->delay_ms = ms;
+            } else if (vl > 0) { /* "Disallow:" with no path allows everything: no rule */
+                rc = s_rule_push (tg[t], v, vl, allow);
+            }
+        }
+    }
+    if (rc != RT_OK) {
+        rt_robots_destroy (&mine);
+        rt_robots_destroy (&star);
+        return NULL;
+    }
+    if (any_mine) {
+        rt_robots_destroy (&star);
+        return mine;
+    }
+    rt_robots_destroy (&mine);
+    if (!any_star) {
+        /* no group applies: allowed, no delay */
+        for (size_t i = 0; i < star->n; i++)
+            free (star->v[i].pat);
+        star->n = 0;
+        star->delay_ms = 0;
+    }
+    return star;
+}
+
+/* Matches pattern pat[0, plen) against the start of `path` ('*' matches any
+ * run of bytes, a final '$' requires the path to end there). Iterative, with
+ * backtracking to the last '*' only: linear in practice, never recursive. */
+static bool
+s_robots_match (const char *pat, size_t plen, const char *path)
+{
+    bool anchored = plen > 0 && pat[plen - 1] == '$';
+    if (anchored)
+        plen--;
+    size_t tl = strlen (path);
+    size_t pi = 0, ti = 0, star = (size_t) -1, mark = 0;
+    for (;;) {
+        if (pi == plen) {
+            if (!anchored || ti == tl)
+                return true;
+        } else if (pat[pi] == '*') {
+            star = pi++;
+            mark = ti;
+            continue;
+        } else if (ti < tl && pat[pi] == path[ti]) {
+            pi++;
+            ti++;
+            continue;
+        }
+        if (star != (size_t) -1 && mark < tl) {
+            pi = star + 1;
+            ti = ++mark;
+            continue;
+        }
+        return false;
+    }
+}
+
+bool
+rt_robots_allowed (const rt_robots_t *self, const char *path)
+{
+    if (!self || !path)
+        return true;
+    if (strcmp (path, "/robots.txt") == 0)
+        return true;
+    size_t best = 0;
+    bool found = false, allow = true;
+    for (size_t i = 0; i < self->n; i++) {
+        const s_rule_t *r = &self->v[i];
+        if (!s_robots_match (r->pat, r->len, path))
+            continue;
+        /* the longest pattern wins; on a tie the least restrictive (Allow) */
+        if (!found || r->len > best || (r->len == best && r->allow && !allow)) {
+            best = r->len;
+            allow = r->allow;
+            found = true;
+        }
+    }
+    return allow;
+}
+
+int
+rt_robots_crawl_delay_ms (const rt_robots_t *self)
+{
+    return self ? self->delay_ms : 0;
 }
 
 /* ======================================================================== */
@@ -973,20 +1237,29 @@ s_header_cb (char *data, size_t size, size_t nmemb, void *arg)
     return n;
 }
 
+/* robots.txt rules of one origin (scheme://host:port). */
+typedef struct {
+    char *origin;
+    rt_robots_t *rules;
+} s_host_t;
+
 typedef struct {
     CURL *h;
     const rt_crawl_opts_t *o;
     int64_t last_end_ms;
     rt_crawl_stats_t *st;
+    s_host_t *hosts;
+    size_t nhosts, caphosts;
 } s_http_t;
 
-/* One GET; 0 when a status was received (any), RT_E_HTTP on transport
- * failure (detail in r->err). */
+/* One GET, `delay_ms` after the end of the previous request; 0 when a
+ * status was received (any), RT_E_HTTP on transport failure (detail in
+ * r->err). */
 static int
-s_get (s_http_t *hx, const char *url, const char *etag, const char *lm, s_resp_t *r)
+s_get (s_http_t *hx, const char *url, const char *etag, const char *lm, s_resp_t *r, int delay_ms)
 {
-    if (hx->st->requests > 0 && hx->o->delay_ms > 0) {
-        int64_t wait = hx->last_end_ms + hx->o->delay_ms - clock_mono_ms ();
+    if (hx->st->requests > 0 && delay_ms > 0) {
+        int64_t wait = hx->last_end_ms + delay_ms - clock_mono_ms ();
         if (wait > 0)
             clock_sleep_ms (wait);
     }
@@ -1039,9 +1312,6 @@ s_get (s_http_t *hx, const char *url, const char *etag, const char *lm, s_resp_t
     return RT_OK;
 }
 
-/* ======================================================================== */
-/* the crawl                                                                 */
-
 static void
 s_log (const rt_crawl_opts_t *o, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
 static void
@@ -1056,6 +1326,328 @@ s_log (const rt_crawl_opts_t *o, const char *fmt, ...)
     fputc ('\n', o->log);
     fflush (o->log);
 }
+
+/* Splits `url` into its origin ("scheme://authority", lower-cased) and the
+ * path-and-query robots.txt rules are matched against ("/" when empty; the
+ * fragment dropped). -1 when the URL is not http(s) or too long. */
+static int
+s_url_split (const char *url, char *origin, size_t osize, char *path, size_t psize)
+{
+    const char *sep = strstr (url, "://");
+    if (!sep || !(str_starts_with (url, "http://") || str_starts_with (url, "https://")))
+        return -1;
+    const char *auth = sep + 3;
+    size_t al = strcspn (auth, "/?#");
+    size_t ol = (size_t) (auth - url) + al;
+    if (al == 0 || ol + 1 > osize)
+        return -1;
+    for (size_t i = 0; i < ol; i++)
+        origin[i] = s_lower (url[i]);
+    origin[ol] = '\0';
+    const char *rest = auth + al;
+    size_t rl = strcspn (rest, "#");
+    if (rl == 0)
+        return str_copy (path, psize, "/") == 0 ? 0 : -1;
+    if (rest[0] == '?') {
+        if (rl + 2 > psize)
+            return -1;
+        path[0] = '/';
+        memcpy (path + 1, rest, rl);
+        path[rl + 1] = '\0';
+        return 0;
+    }
+    if (rl + 1 > psize)
+        return -1;
+    memcpy (path, rest, rl);
+    path[rl] = '\0';
+    return 0;
+}
+
+/* The robots.txt rules of `origin`, fetched on first use. RT_E_HTTP (fatal
+ * for the run, detail in rt_last_error) on a 5xx or a transport failure. */
+static int
+s_robots_for (s_http_t *hx, const char *origin, s_resp_t *r, const rt_robots_t **out)
+{
+    for (size_t i = 0; i < hx->nhosts; i++)
+        if (strcmp (hx->hosts[i].origin, origin) == 0) {
+            *out = hx->hosts[i].rules;
+            return RT_OK;
+        }
+    if (hx->nhosts == hx->caphosts) {
+        size_t nc = hx->caphosts ? hx->caphosts * 2 : 8;
+        s_host_t *nv = realloc (hx->hosts, nc * sizeof *nv);
+        if (!nv)
+            return rt__fail (RT_E_NOMEM, "out of memory");
+        hx->hosts = nv;
+        hx->caphosts = nc;
+    }
+    char url[1100];
+    if (str_fmt (url, sizeof url, "%s/robots.txt", origin) != 0)
+        return rt__fail (RT_E_ARG, "URL origin too long: %s", origin);
+    hx->st->robots++;
+    if (s_get (hx, url, NULL, NULL, r, hx->o->delay_ms) < 0)
+        return rt__fail (RT_E_HTTP, "robots.txt %s could not be fetched: %s; crawling stopped "
+                         "(an unreachable robots.txt means nothing may be crawled)", url, r->err);
+    rt_robots_t *rules = NULL;
+    if (r->status == 200) {
+        rules = rt_robots_parse (buf_data (r->body), buf_len (r->body), RT_CRAWL_AGENT);
+        if (rules)
+            s_log (hx->o, "crawl: robots.txt %s: %zu rule(s) for %s%s, crawl-delay %d ms", url,
+                   rules->n, RT_CRAWL_AGENT, rules->n ? "" : " (or *)", rules->delay_ms);
+    } else if (r->status >= 500) {
+        return rt__fail (RT_E_HTTP, "robots.txt %s returned HTTP %ld; crawling stopped "
+                         "(a server error on robots.txt means nothing may be crawled; retry later)",
+                         url, r->status);
+    } else {
+        /* 4xx (404: the site has none) and unresolved redirects: no rules */
+        rules = rt_robots_allow_all ();
+        if (rules)
+            s_log (hx->o, "crawl: robots.txt %s: HTTP %ld, every page allowed", url, r->status);
+    }
+    char *o = str_dup (origin);
+    if (!rules || !o) {
+        rt_robots_destroy (&rules);
+        free (o);
+        return rt__fail (RT_E_NOMEM, "out of memory");
+    }
+    if (rules->delay_ms > hx->st->crawl_delay_ms)
+        hx->st->crawl_delay_ms = rules->delay_ms;
+    hx->hosts[hx->nhosts++] = (s_host_t){o, rules};
+    *out = rules;
+    return RT_OK;
+}
+
+enum { S_DISALLOWED = 1, S_STOP = -100 };
+
+/* robots.txt check, then one GET with the politeness delay of the URL's
+ * host: 0 (a status was received), S_DISALLOWED (not requested), RT_E_HTTP
+ * (transport failure, r->err) or S_STOP (robots.txt forbids going on;
+ * rt_last_error has why). */
+static int
+s_fetch (s_http_t *hx, const char *url, const char *etag, const char *lm, s_resp_t *r)
+{
+    char origin[1024], path[4096];
+    if (s_url_split (url, origin, sizeof origin, path, sizeof path) != 0) {
+        str_fmt (r->err, sizeof r->err, "not an http(s) URL or too long");
+        return RT_E_HTTP;
+    }
+    const rt_robots_t *rules = NULL;
+    if (s_robots_for (hx, origin, r, &rules) < 0)
+        return S_STOP;
+    if (!rt_robots_allowed (rules, path)) {
+        hx->st->disallowed++;
+        return S_DISALLOWED;
+    }
+    int delay = hx->o->delay_ms > rules->delay_ms ? hx->o->delay_ms : rules->delay_ms;
+    return s_get (hx, url, etag, lm, r, delay);
+}
+
+static void
+s_hosts_free (s_http_t *hx)
+{
+    for (size_t i = 0; i < hx->nhosts; i++) {
+        free (hx->hosts[i].origin);
+        rt_robots_destroy (&hx->hosts[i].rules);
+    }
+    free (hx->hosts);
+    hx->hosts = NULL;
+    hx->nhosts = hx->caphosts = 0;
+}
+
+/* ======================================================================== */
+/* sitemaps                                                                  */
+
+static bool
+s_is_gzip (const char *d, size_t n)
+{
+    return n >= 2 && (unsigned char) d[0] == 0x1f && (unsigned char) d[1] == 0x8b;
+}
+
+/* Decompresses a gzip body into `out` (whose cap bounds the result). */
+static int
+s_gunzip (const char *in, size_t len, buf_t *out, const char *url)
+{
+#ifdef RT_HAVE_ZLIB
+    z_stream zs;
+    memset (&zs, 0, sizeof zs);
+    if (inflateInit2 (&zs, 16 + MAX_WBITS) != Z_OK)
+        return rt__fail (RT_E_NOMEM, "out of memory");
+    zs.next_in = (Bytef *) (uintptr_t) in;
+    zs.avail_in = (uInt) len; /* len <= max_bytes, far below 4 GiB */
+    unsigned char chunk[16384];
+    int zr, rc = RT_OK;
+    do {
+        zs.next_out = chunk;
+        zs.avail_out = sizeof chunk;
+        zr = inflate (&zs, Z_NO_FLUSH);
+        if (zr != Z_OK && zr != Z_STREAM_END) {
+            rc = rt__fail (RT_E_FORMAT, "sitemap %s: broken gzip data (%s)", url,
+                           zr == Z_BUF_ERROR ? "truncated" : (zs.msg ? zs.msg : "inflate error"));
+            break;
+        }
+        if (buf_append (out, chunk, sizeof chunk - zs.avail_out) != 0) {
+            rc = rt__fail (RT_E_TOOBIG, "sitemap %s: more than %zu bytes once decompressed", url,
+                           buf_cap (out));
+            break;
+        }
+    } while (zr != Z_STREAM_END);
+    inflateEnd (&zs);
+    return rc;
+#else
+    (void) in;
+    (void) len;
+    (void) out;
+    return rt__fail (RT_E_UNIMPLEMENTED,
+                     "sitemap %s is gzip-compressed and this build has no zlib; pass the "
+                     "uncompressed sitemap", url);
+#endif
+}
+
+typedef struct {
+    rt_strv_t q;      /* sitemap URLs: queue and visited set */
+    int *depth;
+    size_t capd;
+    rt_strv_t pages;  /* in-prefix page URLs (unsorted, may repeat) */
+    bool complete;    /* every listed sitemap was read */
+} s_tree_t;
+
+static int
+s_tree_enqueue (s_tree_t *t, const char *url, int depth)
+{
+    for (size_t i = 0; i < t->q.n; i++)
+        if (strcmp (t->q.v[i], url) == 0)
+            return RT_OK; /* seen (cycles, repeats) */
+    if (t->q.n == t->capd) {
+        size_t nc = t->capd ? t->capd * 2 : 16;
+        int *nd = realloc (t->depth, nc * sizeof *nd);
+        if (!nd)
+            return RT_E_NOMEM;
+        t->depth = nd;
+        t->capd = nc;
+    }
+    t->depth[t->q.n] = depth;
+    return rt__strv_push (&t->q, url);
+}
+
+/* Reads the sitemap tree breadth-first from o->sitemap_url. Failures of the
+ * root are fatal (returned); failures of children are logged, counted and
+ * clear t->complete. */
+static int
+s_read_sitemaps (s_http_t *hx, s_resp_t *r, s_tree_t *t)
+{
+    const rt_crawl_opts_t *o = hx->o;
+    rt_crawl_stats_t *st = hx->st;
+    t->complete = true;
+    buf_t *plain = buf_new (o->max_bytes);
+    if (!plain)
+        return rt__fail (RT_E_NOMEM, "out of memory");
+    int rc = s_tree_enqueue (t, o->sitemap_url, 0);
+    size_t attempts = 0;
+    bool warned_cap = false;
+    for (size_t qi = 0; qi < t->q.n && rc == RT_OK; qi++) {
+        const char *url = t->q.v[qi];
+        bool root = qi == 0;
+        if (!root && t->depth[qi] > o->max_sitemap_depth) {
+            st->sitemaps_failed++;
+            t->complete = false;
+            s_log (o, "crawl: sitemap %s not followed: nested deeper than %d level(s)", url,
+                   o->max_sitemap_depth);
+            continue;
+        }
+        if (attempts >= (size_t) o->max_sitemaps) {
+            st->sitemaps_failed++;
+            t->complete = false;
+            s_log (o, "crawl: sitemap %s not followed: limit of %d sitemap file(s) reached", url,
+                   o->max_sitemaps);
+            continue;
+        }
+        attempts++;
+        int f = s_fetch (hx, url, NULL, NULL, r);
+        if (f == S_STOP) {
+            rc = RT_E_HTTP;
+            break;
+        }
+        if (f == S_DISALLOWED) {
+            if (root) {
+                rc = rt__fail (RT_E_ARG, "sitemap %s is disallowed by robots.txt", url);
+                break;
+            }
+            st->sitemaps_failed++;
+            t->complete = false;
+            s_log (o, "crawl: disallowed by robots.txt %s (sitemap not read)", url);
+            continue;
+        }
+        const char *why = NULL;
+        char whybuf[CURL_ERROR_SIZE + 32];
+        if (f < 0) {
+            why = r->err;
+        } else if (r->status != 200) {
+            str_fmt (whybuf, sizeof whybuf, "HTTP %ld", r->status);
+            why = whybuf;
+        }
+        if (why) {
+            if (root) {
+                rc = rt__fail (RT_E_HTTP, "sitemap %s: %s", url, why);
+                break;
+            }
+            st->sitemaps_failed++;
+            t->complete = false;
+            s_log (o, "crawl: failed sitemap %s: %s (its pages are not listed; no note is removed)", url, why);
+            continue;
+        }
+        const char *xml = buf_data (r->body);
+        size_t xl = buf_len (r->body);
+        int prc = RT_OK;
+        if (s_is_gzip (xml, xl)) {
+            buf_reset (plain);
+            prc = s_gunzip (xml, xl, plain, url);
+            xml = buf_data (plain);
+            xl = buf_len (plain);
+        }
+        char **u = NULL;
+        size_t nu = 0;
+        bool index = false;
+        if (prc == RT_OK)
+            prc = rt_crawl_sitemap_urls (xml, xl, o->prefix, &u, &nu, &index);
+        if (prc < 0) {
+            if (root || prc == RT_E_NOMEM) {
+                rc = prc;
+                break;
+            }
+            st->sitemaps_failed++;
+            t->complete = false;
+            s_log (o, "crawl: failed sitemap %s: %s (its pages are not listed; no note is removed)", url,
+                   rt_last_error ());
+            continue;
+        }
+        st->sitemaps++;
+        s_log (o, "crawl: sitemap %s: %zu %s", url, nu, index ? "child sitemap(s)" : "page(s) under the prefix");
+        for (size_t i = 0; i < nu && rc == RT_OK; i++) {
+            if (!index) {
+                rc = rt__strv_push (&t->pages, u[i]);
+            } else if (t->q.n >= (size_t) o->max_sitemaps * 2 + 1) {
+                /* bounded queue: the rest could never be fetched anyway */
+                st->sitemaps_failed++;
+                t->complete = false;
+                if (!warned_cap)
+                    s_log (o, "crawl: sitemap index %s lists more sitemaps than the limit of %d; the rest "
+                           "are not followed", url, o->max_sitemaps);
+                warned_cap = true;
+            } else {
+                rc = s_tree_enqueue (t, u[i], t->depth[qi] + 1);
+            }
+        }
+        rt_crawl_urls_free (&u, nu);
+        url = NULL; /* the queue may have moved */
+        if (rc == RT_E_NOMEM)
+            rc = rt__fail (RT_E_NOMEM, "out of memory");
+    }
+    buf_destroy (&plain);
+    return rc;
+}
+
+/* ======================================================================== */
+/* the crawl                                                                 */
 
 /* web-<slug of url after prefix>.md, de-duplicated against `used`. */
 static int
@@ -1101,6 +1693,10 @@ rt_crawl_run (const rt_crawl_opts_t *opts_in, rt_crawl_stats_t *stats_out)
         o.min_chars = 200;
     if (o.max_pages < 0)
         o.max_pages = 0;
+    if (o.max_sitemap_depth <= 0)
+        o.max_sitemap_depth = 3;
+    if (o.max_sitemaps <= 0)
+        o.max_sitemaps = 200;
     rt_crawl_stats_t st = {0};
     double t0 = rt__now_s ();
     pthread_once (&s_once, s_global_init);
@@ -1128,19 +1724,42 @@ rt_crawl_run (const rt_crawl_opts_t *opts_in, rt_crawl_stats_t *stats_out)
         goto done;
     }
 
-    /* the sitemap (fatal when it cannot be read) */
-    if (s_get (&hx, o.sitemap_url, NULL, NULL, &r) < 0) {
-        rc = rt__fail (RT_E_HTTP, "sitemap %s: %s", o.sitemap_url, r.err);
-        goto done;
+    /* the sitemap tree (the root is fatal when it cannot be read) */
+    s_tree_t tree = {0};
+    rc = s_read_sitemaps (&hx, &r, &tree);
+    if (rc == RT_OK && tree.pages.n > 1)
+        qsort (tree.pages.v, tree.pages.n, sizeof *tree.pages.v, s_url_cmp);
+    if (rc == RT_OK) {
+        /* de-duplicate (pages may be listed by several sitemaps) */
+        size_t w = 0;
+        for (size_t i = 0; i < tree.pages.n; i++) {
+            if (w > 0 && strcmp (tree.pages.v[w - 1], tree.pages.v[i]) == 0) {
+                free (tree.pages.v[i]);
+                continue;
+            }
+            tree.pages.v[w++] = tree.pages.v[i];
+        }
+        tree.pages.n = w;
+        urls = calloc (w + 1, sizeof *urls);
+        if (!urls) {
+            rc = rt__fail (RT_E_NOMEM, "out of memory");
+        } else {
+            memcpy (urls, tree.pages.v, w * sizeof *urls);
+            nurls = w;
+            free (tree.pages.v);
+            tree.pages.v = NULL;
+            tree.pages.n = tree.pages.cap = 0;
+        }
     }
-    if (r.status != 200) {
-        rc = rt__fail (RT_E_HTTP, "sitemap %s: HTTP %ld", o.sitemap_url, r.status);
+    bool complete = tree.complete;
+    rt__strv_free (&tree.pages);
+    rt__strv_free (&tree.q);
+    free (tree.depth);
+    if (rc < 0)
         goto done;
-    }
-    if ((rc = rt_crawl_sitemap_urls (buf_data (r.body), buf_len (r.body), o.prefix, &urls, &nurls)) < 0)
-        goto done;
-    bool full = !(o.max_pages > 0 && nurls > (size_t) o.max_pages);
-    if (!full) {
+    bool limited = o.max_pages > 0 && nurls > (size_t) o.max_pages;
+    bool full = !limited && complete;
+    if (limited) {
         for (size_t i = (size_t) o.max_pages; i < nurls; i++) {
             free (urls[i]);
             urls[i] = NULL;
@@ -1152,6 +1771,8 @@ rt_crawl_run (const rt_crawl_opts_t *opts_in, rt_crawl_stats_t *stats_out)
     if (!str_starts_with (o.prefix, "https://"))
         s_log (&o, "crawl: warning: notes need an https:// source to be indexed (copilot index --docs-dir)");
 
+    bool stop = false;
+    char stop_msg[1024] = "";
     for (size_t i = 0; i < nurls; i++) {
         const char *url = urls[i];
         char name[160], path[4400];
@@ -1169,7 +1790,18 @@ rt_crawl_run (const rt_crawl_opts_t *opts_in, rt_crawl_stats_t *stats_out)
         }
         str_fmt (path, sizeof path, "%s/%s", o.out_dir, name);
         bool have = prev && s_exists (path);
-        if (s_get (&hx, url, have ? prev->etag : NULL, have ? prev->lm : NULL, &r) < 0) {
+        int f = s_fetch (&hx, url, have ? prev->etag : NULL, have ? prev->lm : NULL, &r);
+        if (f == S_STOP) {
+            /* robots.txt: save what we have, remove nothing, fail */
+            stop = true;
+            str_copy (stop_msg, sizeof stop_msg, rt_last_error ());
+            break;
+        }
+        if (f == S_DISALLOWED) {
+            s_log (&o, "crawl: disallowed by robots.txt %s (skipped%s)", url, have ? ", previous note kept" : "");
+            continue;
+        }
+        if (f < 0) {
             st.failed++;
             s_log (&o, "crawl: failed %s: %s (skipped)", url, r.err);
             continue;
@@ -1212,7 +1844,7 @@ rt_crawl_run (const rt_crawl_opts_t *opts_in, rt_crawl_stats_t *stats_out)
         st.fetched++;
         s_log (&o, "crawl: fetched %s -> %s (%zu chars)", url, name, chars);
     }
-    if (full) {
+    if (full && !stop) {
         /* pages that left the sitemap: their notes go too (urls is sorted) */
         size_t w = 0;
         for (size_t i = 0; i < state.n; i++) {
@@ -1236,6 +1868,8 @@ rt_crawl_run (const rt_crawl_opts_t *opts_in, rt_crawl_stats_t *stats_out)
         state.n = w;
     }
     rc = s_state_save (state_path, &state);
+    if (stop)
+        rc = rt__fail (RT_E_HTTP, "%s", stop_msg);
 
 done:
     st.seconds = rt__now_s () - t0;
@@ -1248,5 +1882,6 @@ done:
     if (hx.h)
         curl_easy_cleanup (hx.h);
     s_state_free (&state);
+    s_hosts_free (&hx);
     return rc;
 }

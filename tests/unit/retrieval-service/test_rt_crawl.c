@@ -290,15 +290,20 @@ test_crawl_loopback (void **state)
     assert_int_equal (st.unchanged, 0);
     assert_int_equal (st.failed, 1);
     assert_int_equal (st.skipped, 0);
-    assert_int_equal (st.requests, 4);
-    /* politeness: 4 requests, at least 3 delays */
-    assert_true (elapsed >= 3 * delay);
+    assert_int_equal (st.requests, 5);
+    assert_int_equal (st.robots, 1);      /* robots.txt answers 404: everything allowed */
+    assert_int_equal (st.disallowed, 0);
+    assert_int_equal (st.sitemaps, 1);
+    assert_int_equal (st.crawl_delay_ms, 0);
+    /* politeness: 5 requests, at least 4 delays */
+    assert_true (elapsed >= 4 * delay);
     pthread_mutex_lock (&s->mu);
-    assert_int_equal (s->n, 4);
-    assert_string_equal (s->paths[0], "/sitemap.xml");
-    assert_string_equal (s->paths[1], "/docs/compute/broken");
-    assert_string_equal (s->paths[2], "/docs/compute/photon");
-    assert_string_equal (s->paths[3], "/docs/compute/pools");
+    assert_int_equal (s->n, 5);
+    assert_string_equal (s->paths[0], "/robots.txt");
+    assert_string_equal (s->paths[1], "/sitemap.xml");
+    assert_string_equal (s->paths[2], "/docs/compute/broken");
+    assert_string_equal (s->paths[3], "/docs/compute/photon");
+    assert_string_equal (s->paths[4], "/docs/compute/pools");
     for (int i = 1; i < s->n; i++)
         assert_true (s->at_ms[i] - s->at_ms[i - 1] >= delay);
     assert_non_null (strstr (s->ua, "UsageCopilot-DocsCrawler/"));
@@ -386,10 +391,11 @@ test_crawl_loopback (void **state)
     assert_int_equal (st.unchanged, 2);
     assert_int_equal (st.failed, 1);
     pthread_mutex_lock (&s->mu);
-    assert_int_equal (s->n, 8);
-    assert_int_equal (s->conditional[5], 0); /* broken: nothing stored */
-    assert_int_equal (s->conditional[6], 1);
-    assert_int_equal (s->conditional[7], 1);
+    assert_int_equal (s->n, 10);
+    assert_string_equal (s->paths[5], "/robots.txt"); /* once per run and host */
+    assert_int_equal (s->conditional[7], 0); /* broken: nothing stored */
+    assert_int_equal (s->conditional[8], 1);
+    assert_int_equal (s->conditional[9], 1);
     pthread_mutex_unlock (&s->mu);
     str_fmt (path, sizeof path, "%s/web-pools.md", out);
     char *a2 = s_slurp (path);
@@ -411,7 +417,7 @@ test_crawl_loopback (void **state)
     assert_int_equal (rc, 0);
     assert_int_equal (st.listed, 1);
     assert_int_equal (st.failed, 1);
-    assert_int_equal (st.requests, 2);
+    assert_int_equal (st.requests, 3);
 
     /* a page that left the sitemap: its note and state go (full runs only) */
     assert_int_equal (st.removed, 0); /* the max_pages run above removed nothing */
@@ -464,16 +470,30 @@ test_sitemap_parse (void **state)
                       "<url><loc>https://d.example/a/b</loc></url></urlset>";
     char **urls = NULL;
     size_t n = 0;
-    assert_int_equal (rt_crawl_sitemap_urls (xml, strlen (xml), "https://d.example/a/", &urls, &n), 0);
+    bool index = true;
+    assert_int_equal (rt_crawl_sitemap_urls (xml, strlen (xml), "https://d.example/a/", &urls, &n, &index), 0);
+    assert_false (index);
     assert_int_equal (n, 2);
     assert_string_equal (urls[0], "https://d.example/a/b");
     assert_string_equal (urls[1], "https://d.example/a/x?q=1&r=2");
     assert_null (urls[2]);
     rt_crawl_urls_free (&urls, n);
-    const char *idx = "<sitemapindex><sitemap><loc>https://d.example/s1.xml</loc></sitemap></sitemapindex>";
-    assert_int_equal (rt_crawl_sitemap_urls (idx, strlen (idx), "https://d.example/", &urls, &n),
-                      RT_E_UNIMPLEMENTED);
-    assert_int_equal (rt_crawl_sitemap_urls ("<html/>", 7, "https://", &urls, &n), RT_E_FORMAT);
+    /* a sitemap index lists child sitemaps; the page prefix does not apply */
+    const char *idx = "<?xml version=\"1.0\"?><sitemapindex xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">"
+                      "<sitemap><loc>https://d.example/s2.xml.gz</loc><lastmod>2026-01-01</lastmod></sitemap>"
+                      "<sitemap><loc>https://other.example/s1.xml</loc></sitemap>"
+                      "<sitemap><loc>ftp://d.example/s3.xml</loc></sitemap>"
+                      "<sitemap><loc>https://d.example/s2.xml.gz</loc></sitemap></sitemapindex>";
+    assert_int_equal (rt_crawl_sitemap_urls (idx, strlen (idx), "https://d.example/a/", &urls, &n, &index), 0);
+    assert_true (index);
+    assert_int_equal (n, 2);
+    assert_string_equal (urls[0], "https://d.example/s2.xml.gz");
+    assert_string_equal (urls[1], "https://other.example/s1.xml");
+    rt_crawl_urls_free (&urls, n);
+    /* callers that cannot follow an index say so with NULL */
+    assert_int_equal (rt_crawl_sitemap_urls (idx, strlen (idx), "https://d.example/", &urls, &n, NULL),
+                      RT_E_FORMAT);
+    assert_int_equal (rt_crawl_sitemap_urls ("<html/>", 7, "https://", &urls, &n, &index), RT_E_FORMAT);
 }
 
 static void
