@@ -157,6 +157,14 @@ gs_strerror (int code)
     case GS_E_UNIMPLEMENTED: return "unimplemented";
     case GS_E_DUPLICATE: return "duplicate node id";
     case GS_E_CANCELLED: return "cancelled";
+    case GS_E_IO: return "i/o error";
+    case GS_E_SNAP_TRUNCATED: return "snapshot truncated";
+    case GS_E_SNAP_MAGIC: return "not a graph snapshot";
+    case GS_E_SNAP_FORMAT: return "snapshot format version mismatch";
+    case GS_E_SNAP_CHECKSUM: return "snapshot checksum mismatch";
+    case GS_E_SNAP_CORRUPT: return "snapshot content inconsistent";
+    case GS_E_SNAP_FOREIGN: return "snapshot of another database or build options";
+    case GS_E_SNAP_STALE: return "snapshot stale (database changed)";
     default: return "unknown error";
     }
 }
@@ -842,12 +850,14 @@ gs_builder_finish (gs_builder_t **self_p, char *err, size_t errsz)
     s_sortid_t *ord = NULL;
     uint32_t *inv = NULL;
     uint64_t *packed = NULL;
+    const int64_t t_finish = s_mono_ns ();
     if (g == NULL)
         goto oom;
     const uint32_t n = b->n;
     g->n = n;
     g->stats = b->stats;
     memcpy (g->data_version, b->data_version, sizeof g->data_version);
+    memcpy (g->data_key, b->data_key, sizeof g->data_key);
 
     /* 1. Sort nodes by id. */
     ord = s_malloc ((size_t) n * sizeof *ord);
@@ -1000,6 +1010,7 @@ gs_builder_finish (gs_builder_t **self_p, char *err, size_t errsz)
                             + (size_t) n * (3 * sizeof (uint32_t) + 2 + sizeof (double) + sizeof (int64_t))
                             + ((size_t) n + 1) * sizeof (uint64_t) + m * (sizeof (uint32_t) + 1);
     g->stats.load_ms = (double) (s_mono_ns () - b->t0_ns) / 1e6;
+    g->stats.phase_ms[GS_PHASES - 1] = (double) (s_mono_ns () - t_finish) / 1e6;
     gs_builder_destroy (self_p);
     return g;
 
@@ -1041,6 +1052,12 @@ const char *
 gs_graph_version (const gs_graph_t *self)
 {
     return self->version;
+}
+
+const char *
+gs_graph_data_key (const gs_graph_t *self)
+{
+    return self->data_key;
 }
 
 const char *

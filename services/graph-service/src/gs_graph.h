@@ -34,7 +34,16 @@ enum {
   GS_E_SCHEMA = -6,      /* a required table is missing from the database */
   GS_E_UNIMPLEMENTED = -7,
   GS_E_DUPLICATE = -8,   /* node id added twice (builder) */
-  GS_E_CANCELLED = -9    /* gs_builder_set_cancel's flag was raised */
+  GS_E_CANCELLED = -9,   /* gs_builder_set_cancel's flag was raised */
+  GS_E_IO = -10,         /* a file could not be opened/read/written (snapshots) */
+  /* Snapshot rejections (gs_snapshot_load); the message names the detail. */
+  GS_E_SNAP_TRUNCATED = -11, /* shorter than its header says (or than a header) */
+  GS_E_SNAP_MAGIC = -12,     /* not a graph snapshot (wrong magic) */
+  GS_E_SNAP_FORMAT = -13,    /* other format version, byte order or loader revision */
+  GS_E_SNAP_CHECKSUM = -14,  /* header or section checksum mismatch */
+  GS_E_SNAP_CORRUPT = -15,   /* checksums fine but the content is inconsistent */
+  GS_E_SNAP_FOREIGN = -16,   /* built from another database file or other build options */
+  GS_E_SNAP_STALE = -17      /* the database changed since (data_version / file state) */
 };
 
 /* Node types. The order is part of no wire format; names are. */
@@ -196,7 +205,60 @@ gs_graph_t *gs_graph_load (const char *db_path, char *err, size_t errsz);
 /* NULL-safe; nulls *self_p. */
 void gs_graph_destroy (gs_graph_t **self_p);
 
+/* ------------------------------------------------------------- snapshots */
+
+/* Versioned binary snapshot of a finished graph (gs_snapshot.c): a fixed
+ * header (magic, format version, byte order, loader revision, the database's
+ * identity — real path, device, inode — its data key, the caller's build
+ * options, graph version and stats, a table of sections with a checksum
+ * each, and a header checksum) followed by the graph's arrays (string arena,
+ * node arrays, CSR), each 4 KiB aligned. Loading one gives a graph identical
+ * to the one written: same version, counts, adjacency and query results.
+ *
+ * The data key is "dv:<data_version>" when the database has a data_version
+ * table, else a fingerprint of the database file and its -wal (size and
+ * mtime) taken before the build started ("file:..."); a database without
+ * data_version that is modified in place is therefore also detected. */
+
+/* Format version written by this library (bumped on any layout change). */
+#define GS_SNAPSHOT_FORMAT 1
+
+/* Writes `g` (built from db_path) to `path` atomically: a temporary file in
+ * the same directory, fsync, rename, fsync of the directory. `options` is a
+ * short text naming the build options (≤ 127 bytes; a load must present the
+ * same text). `cancel` (may be NULL) is checked between chunks: a raised flag
+ * stops with GS_E_CANCELLED and removes the temporary file. 0, GS_E_INVALID
+ * (no path, options too long, db_path unusable), GS_E_IO or GS_E_CANCELLED;
+ * message in err. */
+int gs_snapshot_write (const gs_graph_t *g, const char *path, const char *db_path, const char *options,
+                       const atomic_int *cancel, char *err, size_t errsz);
+
+/* Loads the snapshot at `path` if it is intact and current for db_path:
+ * same format version and loader revision, same database file (real path,
+ * device, inode), same options, and a data key equal to the database's
+ * current one (data_version read now, or the file fingerprint). On success
+ * *out is a new graph (its stats' load_ms is the snapshot load time).
+ * Errors, each with a message naming the reason: GS_E_IO (cannot open or
+ * read), GS_E_SNAP_TRUNCATED, GS_E_SNAP_MAGIC, GS_E_SNAP_FORMAT,
+ * GS_E_SNAP_CHECKSUM, GS_E_SNAP_CORRUPT, GS_E_SNAP_FOREIGN, GS_E_SNAP_STALE,
+ * GS_E_DB (the database cannot be read to check freshness), GS_E_NOMEM.
+ * *out stays NULL on every error: never a partial or wrong graph. */
+int gs_snapshot_load (const char *path, const char *db_path, const char *options, gs_graph_t **out, char *err,
+                      size_t errsz);
+
+/* The database's current data key (see above) into out. 0, GS_E_DB, GS_E_IO
+ * or GS_E_TOOBIG. */
+int gs_db_data_key (const char *db_path, char *out, size_t size, char *err, size_t errsz);
+
+/* The data key the graph was built with (empty for graphs not built by
+ * gs_builder_load_db). */
+const char *gs_graph_data_key (const gs_graph_t *self);
+
 /* ------------------------------------------------------------- inspection */
+
+/* Loader phases timed in gs_stats_t.phase_ms: one per table read, then the
+ * freeze (sort, CSR, version). */
+#define GS_PHASES 12
 
 typedef struct {
   uint32_t nodes;                       /* total nodes */
@@ -212,7 +274,12 @@ typedef struct {
   size_t arena_bytes;
   size_t memory_bytes;                  /* approximate resident size of the graph */
   double load_ms;                       /* builder creation → finish, monotonic */
+  double phase_ms[GS_PHASES];           /* per loader phase (gs_phase_name), monotonic;
+                                           0 for snapshot-loaded graphs */
 } gs_stats_t;
+
+/* Name of loader phase i < GS_PHASES ("job_runs", ..., "finish"). */
+const char *gs_phase_name (int i);
 
 /* Fills *out. */
 void gs_graph_stats (const gs_graph_t *self, gs_stats_t *out);

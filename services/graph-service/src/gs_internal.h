@@ -47,6 +47,7 @@ struct _gs_builder_t {
     gs_stats_t stats;
     bool loaded;
     char data_version[32];
+    char data_key[96];         /* "dv:<data_version>" or the file fingerprint */
     const atomic_int *cancel;
     uint64_t rows_read;
     int64_t t0_ns;
@@ -71,7 +72,15 @@ struct _gs_graph_t {
     gs_stats_t stats;
     char version[24];
     char data_version[32];
+    char data_key[96];
 };
+
+/* Section checksum used by snapshots (4 lanes, any single changed word
+ * changes the result). */
+uint64_t gs__checksum (const void *data, size_t n);
+/* File fingerprint "file:<size>.<mtime>;wal:<size>.<mtime>" of a database
+ * (wal part "-" when there is no -wal file). 0 or GS_E_IO. */
+int gs__file_key (const char *db_path, char *out, size_t size);
 
 /* Builder internals used by the loader. */
 int gs__builder_find (gs_builder_t *self, const char *id, uint32_t *out);
