@@ -138,3 +138,202 @@ FROM temp.refresh_usage
 GROUP BY parent_type, pid, usage_date
 ORDER BY parent_type, pid, usage_date;
 DROP TABLE temp.refresh_usage;
+
+-- =========================================================================
+-- Report rollups (rs_*; owner: report-service, read by the sql/reports/
+-- *.fast.sql variants). Re-created on every refresh (DROP + CREATE), so
+-- their shape can change without a migration. Every figure is stored as the
+-- exact additive pieces the raw report SQL aggregates (sums AND counts of
+-- non-NULL values, maxima), so a report summed over rollup rows equals the
+-- raw report up to floating-point summation order.
+--
+-- The rollups are exact only while
+--   (a) every job run has at most one JOB_RUN compute_usage row, and
+--   (b) that row's usage_date is the run's start date,
+-- because then a run lives in exactly one (job, day) bucket whichever date
+-- (usage_date or date(start_time)) a report filters on, and COUNT(DISTINCT
+-- run) is a plain sum. rs_rollup_state.exact records whether (a) and (b)
+-- hold for the data this refresh saw; the engine uses the fast variants
+-- only when exact = 1 AND built_for_version equals data_version.version
+-- (every writer bumps data_version by exactly 1 right after this script in
+-- the same transaction, so "current version + 1" is the version these rows
+-- belong to).
+-- =========================================================================
+
+-- SPOT_EVICTION events per usage row, and the first evicted run start per
+-- (job, day) (the "evicted day" of spot_risk_by_job / eviction_cost).
+DROP TABLE IF EXISTS temp.rs_ev;
+CREATE TEMP TABLE rs_ev (compute_usage_id TEXT PRIMARY KEY, n INTEGER NOT NULL);
+INSERT INTO temp.rs_ev (compute_usage_id, n)
+SELECT compute_usage_id, COUNT(DISTINCT event_id) FROM events
+WHERE event_type = 'SPOT_EVICTION' GROUP BY compute_usage_id ORDER BY compute_usage_id;
+
+DROP TABLE IF EXISTS temp.rs_evday;
+CREATE TEMP TABLE rs_evday (job_id TEXT NOT NULL, d TEXT NOT NULL, first_start TEXT, PRIMARY KEY (job_id, d));
+INSERT INTO temp.rs_evday (job_id, d, first_start)
+SELECT r.job_id, u.usage_date, MIN(r.start_time)
+FROM temp.rs_ev ev JOIN compute_usage u ON u.compute_usage_id = ev.compute_usage_id
+JOIN job_runs r ON r.job_run_id = u.parent_id
+WHERE u.parent_type = 'JOB_RUN'
+GROUP BY r.job_id, u.usage_date ORDER BY r.job_id, u.usage_date;
+
+-- rs_job_day: one row per (job, day) with a run; day = usage_date of the
+-- run's usage row, else date(start_time) (job_cost's rule). x_* = executed
+-- runs (runs with a usage row); money/DBU/CPU/memory/spot/duration figures
+-- are over executed runs only, as in every report.
+DROP TABLE IF EXISTS rs_job_day;
+CREATE TABLE rs_job_day (
+    job_id TEXT NOT NULL, d TEXT NOT NULL, workspace_id TEXT,
+    runs INTEGER NOT NULL, ok_runs INTEGER NOT NULL, failed_runs INTEGER NOT NULL,
+    skipped_runs INTEGER NOT NULL, retry_runs INTEGER NOT NULL,
+    x_runs INTEGER NOT NULL, x_ok INTEGER NOT NULL, x_failed INTEGER NOT NULL,
+    cost REAL, cost_n INTEGER NOT NULL,              -- SUM / COUNT of non-NULL total_cost
+    cost_spot REAL, cost_od REAL, prod_n INTEGER NOT NULL, -- SUM(cost*spot), SUM(cost*(1-spot)), COUNT non-NULL
+    failed_cost REAL,                                -- SUM(CASE FAILED THEN cost ELSE 0)
+    dbus REAL, dbus_n INTEGER NOT NULL,
+    dur_sum INTEGER, dur_n INTEGER NOT NULL,         -- executed runs' duration_ms
+    cpu_sum REAL, cpu_n INTEGER NOT NULL, mem_max REAL,
+    spot_sum REAL, spot_n INTEGER NOT NULL,
+    ev_rows INTEGER NOT NULL, ev_events INTEGER NOT NULL, -- usage rows with an eviction / eviction events
+    evx_runs INTEGER NOT NULL, evx_cost REAL,        -- FAILED runs attributable to an eviction, their cost
+    nw_cost_od REAL, nw_cost_spot REAL,              -- not-wasted rows: SUM(cost*(1-spot)), SUM(cost*spot)
+    PRIMARY KEY (d, job_id)
+) WITHOUT ROWID;
+INSERT INTO rs_job_day
+SELECT job_id, d, MIN(workspace_id),
+       COUNT(*), SUM(run_status = 'SUCCESS'), SUM(run_status = 'FAILED'), SUM(run_status = 'SKIPPED'),
+       SUM(job_run_id GLOB '*-R[0-9][0-9]'),
+       SUM(x), SUM(x AND run_status = 'SUCCESS'), SUM(x AND run_status = 'FAILED'),
+       SUM(total_cost), COUNT(total_cost),
+       SUM(total_cost * spot_ratio), SUM(total_cost * (1 - spot_ratio)), COUNT(total_cost * spot_ratio),
+       SUM(CASE WHEN x THEN CASE WHEN run_status = 'FAILED' THEN total_cost ELSE 0 END END),
+       SUM(dbus_consumed), COUNT(dbus_consumed),
+       SUM(CASE WHEN x THEN duration_ms END), COUNT(CASE WHEN x THEN duration_ms END),
+       SUM(avg_cpu_utilization), COUNT(avg_cpu_utilization), MAX(avg_memory_gb),
+       SUM(CASE WHEN x THEN spot_ratio END), COUNT(CASE WHEN x THEN spot_ratio END),
+       SUM(ev_n > 0), SUM(ev_n),
+       SUM(wasted), SUM(CASE WHEN wasted THEN total_cost END),
+       SUM(CASE WHEN x AND NOT wasted THEN total_cost * (1 - spot_ratio) END),
+       SUM(CASE WHEN x AND NOT wasted THEN total_cost * spot_ratio END)
+FROM (
+  SELECT r.job_id, COALESCE(u.usage_date, date(r.start_time)) AS d, j.workspace_id, r.job_run_id,
+         r.run_status, r.duration_ms, r.spot_ratio, u.compute_usage_id IS NOT NULL AS x,
+         u.total_cost, u.dbus_consumed, u.avg_cpu_utilization, u.avg_memory_gb,
+         COALESCE(ev.n, 0) AS ev_n,
+         (u.compute_usage_id IS NOT NULL AND r.run_status = 'FAILED' AND evd.first_start IS NOT NULL
+          AND r.start_time >= evd.first_start) AS wasted
+  FROM job_runs r
+  JOIN jobs j ON j.job_id = r.job_id
+  LEFT JOIN compute_usage u ON u.parent_id = r.job_run_id AND u.parent_type = 'JOB_RUN'
+  LEFT JOIN temp.rs_ev ev ON ev.compute_usage_id = u.compute_usage_id
+  LEFT JOIN temp.rs_evday evd ON evd.job_id = r.job_id AND evd.d = u.usage_date
+)
+GROUP BY job_id, d
+ORDER BY d, job_id;
+
+-- rs_job_month: rs_job_day summed per (job, calendar month); a window reads
+-- whole months from here and the partial months at its edges from rs_job_day.
+DROP TABLE IF EXISTS rs_job_month;
+CREATE TABLE rs_job_month (
+    job_id TEXT NOT NULL, m TEXT NOT NULL, workspace_id TEXT,   -- m = first day 'YYYY-MM-01'
+    runs INTEGER NOT NULL, ok_runs INTEGER NOT NULL, failed_runs INTEGER NOT NULL,
+    skipped_runs INTEGER NOT NULL, retry_runs INTEGER NOT NULL,
+    x_runs INTEGER NOT NULL, x_ok INTEGER NOT NULL, x_failed INTEGER NOT NULL,
+    cost REAL, cost_n INTEGER NOT NULL, cost_spot REAL, cost_od REAL, prod_n INTEGER NOT NULL,
+    failed_cost REAL, dbus REAL, dbus_n INTEGER NOT NULL, dur_sum INTEGER, dur_n INTEGER NOT NULL,
+    cpu_sum REAL, cpu_n INTEGER NOT NULL, mem_max REAL, spot_sum REAL, spot_n INTEGER NOT NULL,
+    ev_rows INTEGER NOT NULL, ev_events INTEGER NOT NULL, evx_runs INTEGER NOT NULL, evx_cost REAL,
+    nw_cost_od REAL, nw_cost_spot REAL,
+    PRIMARY KEY (m, job_id)
+) WITHOUT ROWID;
+INSERT INTO rs_job_month
+SELECT job_id, substr(d, 1, 8) || '01', MIN(workspace_id),
+       SUM(runs), SUM(ok_runs), SUM(failed_runs), SUM(skipped_runs), SUM(retry_runs),
+       SUM(x_runs), SUM(x_ok), SUM(x_failed), SUM(cost), SUM(cost_n), SUM(cost_spot), SUM(cost_od),
+       SUM(prod_n), SUM(failed_cost), SUM(dbus), SUM(dbus_n), SUM(dur_sum), SUM(dur_n),
+       SUM(cpu_sum), SUM(cpu_n), MAX(mem_max), SUM(spot_sum), SUM(spot_n),
+       SUM(ev_rows), SUM(ev_events), SUM(evx_runs), SUM(evx_cost), SUM(nw_cost_od), SUM(nw_cost_spot)
+FROM rs_job_day
+GROUP BY job_id, substr(d, 1, 8) || '01'
+ORDER BY 2, job_id;
+
+-- rs_job_eviction: SPOT_EVICTION events of job runs per (job, usage day,
+-- event day) (spot_risk_by_job: days_with_evictions and the timeline).
+DROP TABLE IF EXISTS rs_job_eviction;
+CREATE TABLE rs_job_eviction (
+    job_id TEXT NOT NULL, d TEXT NOT NULL, ev_day TEXT NOT NULL, workspace_id TEXT,
+    events INTEGER NOT NULL,                   -- distinct event ids
+    PRIMARY KEY (job_id, d, ev_day)
+) WITHOUT ROWID;
+INSERT INTO rs_job_eviction
+SELECT r.job_id, u.usage_date, DATE(e.event_time), MIN(j.workspace_id), COUNT(DISTINCT e.event_id)
+FROM events e JOIN compute_usage u ON u.compute_usage_id = e.compute_usage_id
+JOIN job_runs r ON r.job_run_id = u.parent_id
+JOIN jobs j ON j.job_id = r.job_id
+WHERE e.event_type = 'SPOT_EVICTION' AND u.parent_type = 'JOB_RUN' AND DATE(e.event_time) IS NOT NULL
+GROUP BY r.job_id, u.usage_date, DATE(e.event_time)
+ORDER BY 1, 2, 3;
+
+-- rs_type_day: every compute_usage row per (parent_type, workspace, day);
+-- workspace = the run's job's workspace for JOB_RUN rows, the compute's for
+-- the others, NULL when the parent is unknown (kept: the unfiltered reports
+-- count those rows). entities = distinct parent_id (a parent has one
+-- workspace, so the sum over workspaces is the distinct count of the day).
+DROP TABLE IF EXISTS rs_type_day;
+CREATE TABLE rs_type_day (
+    compute_type TEXT NOT NULL, workspace_id TEXT, d TEXT NOT NULL,
+    cost REAL, cost_n INTEGER NOT NULL, dbus REAL, dbus_n INTEGER NOT NULL, rows_n INTEGER NOT NULL,
+    cpu_sum REAL, cpu_n INTEGER NOT NULL, entities INTEGER NOT NULL
+);
+INSERT INTO rs_type_day
+SELECT parent_type, ws, usage_date, SUM(total_cost), COUNT(total_cost), SUM(dbus_consumed),
+       COUNT(dbus_consumed), COUNT(*), SUM(avg_cpu_utilization), COUNT(avg_cpu_utilization),
+       COUNT(DISTINCT parent_id)
+FROM (
+  SELECT u.parent_type, u.parent_id, u.usage_date, u.total_cost, u.dbus_consumed, u.avg_cpu_utilization,
+         CASE u.parent_type
+           WHEN 'JOB_RUN' THEN (SELECT j.workspace_id FROM job_runs r JOIN jobs j ON j.job_id = r.job_id
+                                WHERE r.job_run_id = u.parent_id)
+           ELSE (SELECT c.workspace_id FROM non_job_compute c WHERE c.compute_id = u.parent_id) END AS ws
+  FROM compute_usage u
+)
+GROUP BY parent_type, ws, usage_date
+ORDER BY parent_type, ws, usage_date;
+CREATE INDEX rs_type_day_d ON rs_type_day (d);
+
+-- rs_compute_day: warehouse / all-purpose usage per (compute, parent_type,
+-- day) for computes known to non_job_compute.
+DROP TABLE IF EXISTS rs_compute_day;
+CREATE TABLE rs_compute_day (
+    compute_id TEXT NOT NULL, parent_type TEXT NOT NULL, d TEXT NOT NULL, workspace_id TEXT,
+    cost REAL, cost_n INTEGER NOT NULL, dbus REAL, dbus_n INTEGER NOT NULL, rows_n INTEGER NOT NULL,
+    cpu_sum REAL, cpu_n INTEGER NOT NULL,
+    PRIMARY KEY (d, compute_id, parent_type)
+) WITHOUT ROWID;
+INSERT INTO rs_compute_day
+SELECT c.compute_id, u.parent_type, u.usage_date, MIN(c.workspace_id), SUM(u.total_cost), COUNT(u.total_cost),
+       SUM(u.dbus_consumed), COUNT(u.dbus_consumed), COUNT(*), SUM(u.avg_cpu_utilization),
+       COUNT(u.avg_cpu_utilization)
+FROM compute_usage u JOIN non_job_compute c ON c.compute_id = u.parent_id
+WHERE u.parent_type IN ('SQL_WAREHOUSE', 'APC_CLUSTER')
+GROUP BY c.compute_id, u.parent_type, u.usage_date
+ORDER BY 3, 1, 2;
+
+-- rs_rollup_state: which data_version these rows belong to and whether the
+-- exactness conditions (a) and (b) above hold.
+DROP TABLE IF EXISTS rs_rollup_state;
+CREATE TABLE rs_rollup_state (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    built_for_version INTEGER NOT NULL,
+    exact INTEGER NOT NULL,
+    multi_usage_runs INTEGER NOT NULL,     -- runs with more than one JOB_RUN usage row
+    date_mismatch_rows INTEGER NOT NULL    -- JOB_RUN usage rows dated off their run's start date
+);
+INSERT INTO rs_rollup_state (id, built_for_version, exact, multi_usage_runs, date_mismatch_rows)
+SELECT 1, COALESCE((SELECT version FROM data_version WHERE id = 1), 0) + 1, (a + b) = 0, a, b
+FROM (SELECT (SELECT COUNT(*) FROM (SELECT parent_id FROM compute_usage WHERE parent_type = 'JOB_RUN'
+                                    GROUP BY parent_id HAVING COUNT(*) > 1)) AS a,
+             (SELECT COUNT(*) FROM compute_usage u JOIN job_runs r ON r.job_run_id = u.parent_id
+               WHERE u.parent_type = 'JOB_RUN' AND u.usage_date <> date(r.start_time)) AS b);
+DROP TABLE temp.rs_ev;
+DROP TABLE temp.rs_evday;

@@ -49,6 +49,12 @@ typedef struct {
     const char *value;
 } rs_param_t;
 
+/* Rollup variants (see rs_engine_set_fast_mode). */
+typedef enum {
+    RS_FAST_AUTO = 0, /* use a report's "sql_fast" variant when the rollups are current and exact (default) */
+    RS_FAST_OFF = 1   /* always run the raw report SQL (the definition) */
+} rs_fast_mode_t;
+
 typedef struct {
     const char *registry_dir; /* NULL = embedded registry + SQL (normal case) */
     size_t cache_entries;     /* 0 = 64; results kept per (report, params, data version) */
@@ -101,6 +107,18 @@ void rs_engine_cache_stats (rs_engine_t *self, unsigned long *hits, unsigned lon
 
 /* Message of the last failure of this engine ("" when none). */
 const char *rs_engine_error (rs_engine_t *self);
+
+/* Chooses between the raw report SQL and the rollup variants for the next
+ * runs of this engine. Results are cached per (report, params, data
+ * version) whatever the mode: both variants give the same figures. */
+void rs_engine_set_fast_mode (rs_engine_t *self, rs_fast_mode_t mode);
+/* True when the DB's report rollups (rs_rollup_state) were built for the
+ * current data_version.version and are exact (one usage row per run, dated
+ * on the run's start date). False on the raw fixture or stale rollups. */
+bool rs_engine_rollups_current (rs_engine_t *self);
+/* "fast" or "raw": the variant the last computed (not cached) report run
+ * used. "raw" before any run. */
+const char *rs_engine_last_variant (rs_engine_t *self);
 const char *rs_strerror (int code);
 
 #endif

@@ -8,7 +8,14 @@
  *      cache under sha256(report \n params \n data version);
  *   3. run the report's SQL and extra SQL with every :name parameter bound
  *      (:from :to :workspace :as_of, :th_<threshold>, :<report param>) —
- *      values are always bound, never pasted into SQL;
+ *      values are always bound, never pasted into SQL. When the registry
+ *      declares a rollup variant ("sql_fast", per report and per extra) and
+ *      the DB's report rollups (rs_* tables, sql/refresh/derived.sql) were
+ *      built for the current data_version and are exact (rs_rollup_state),
+ *      the variant runs instead: same columns, same order, same figures,
+ *      read from pre-aggregated rows (an optional "sql_fast_guard" query
+ *      decides per parameter set). Otherwise — raw fixture, stale or inexact
+ *      rollups — the raw SQL, which stays the definition, runs;
  *   4. run the anomaly detector when the registry asks (postprocess);
  *   5. computed columns, measures (in order; later ones may use earlier
  *      ones), KPIs, banners, tables, the Vega-Lite chart with its data
@@ -44,6 +51,10 @@ struct _rs_engine_t {
     char data_min[16], data_max[16];
     bool have_minmax;
     long long stamp[6];
+    /* rollup variants: -1 unknown, 0 not usable, 1 current and exact */
+    int rollups;
+    rs_fast_mode_t fast_mode;
+    const char *last_variant;
 };
 
 const char *
@@ -105,6 +116,9 @@ rs_engine_new (const char *db_path, const rs_options_t *opts, char *err, size_t 
         goto fail;
     }
     e->db_path = str_dup (db_path);
+    e->rollups = -1;
+    e->fast_mode = RS_FAST_AUTO;
+    e->last_variant = "raw";
     e->cache = rs_cache_new (opts && opts->cache_entries ? opts->cache_entries : 64);
     if (!e->db_path || !e->cache) {
         snprintf (err, errsz, "out of memory");
@@ -172,6 +186,8 @@ rs_engine_data_version (rs_engine_t *e)
         return e->version;
     e->have_version = false;
     e->have_minmax = false;
+    e->rollups = -1;
+    e->rollups = -1;
     if (s_table_exists (e, "data_version")) {
         sqlite3_stmt *s = db_prepare (e->db, "SELECT version, COALESCE(updated_at, '') FROM data_version WHERE id = 1");
         if (!s) {
@@ -242,6 +258,7 @@ rs_engine_invalidate (rs_engine_t *e)
     rs_cache_clear (e->cache);
     e->have_version = false;
     e->have_minmax = false;
+    e->rollups = -1;
 }
 
 size_t
@@ -389,6 +406,70 @@ s_query (rs_engine_t *e, const char *sql, const char *file, const rs_pset_t *ps,
         *out = rs_table_from_stmt (st, err, sizeof err);
         if (!*out)
             rc = s_fail (e, RS_E_DB, "%s: %s", file, err);
+    }
+    sqlite3_reset (st);
+    sqlite3_clear_bindings (st);
+    return rc;
+}
+
+/* ---- rollup variants ---------------------------------------------------- */
+bool
+rs_engine_rollups_current (rs_engine_t *e)
+{
+    if (!e || !rs_engine_data_version (e))
+        return false;
+    if (e->rollups >= 0)
+        return e->rollups == 1;
+    e->rollups = 0;
+    if (s_table_exists (e, "rs_rollup_state") && s_table_exists (e, "data_version")) {
+        int64_t ok = 0;
+        if (db_query_i64 (e->db,
+                          "SELECT COALESCE((SELECT s.exact = 1 AND s.built_for_version = v.version"
+                          " FROM rs_rollup_state s, data_version v WHERE s.id = 1 AND v.id = 1), 0)",
+                          &ok)
+                == 0
+            && ok == 1)
+            e->rollups = 1;
+    }
+    return e->rollups == 1;
+}
+
+void
+rs_engine_set_fast_mode (rs_engine_t *e, rs_fast_mode_t mode)
+{
+    if (e)
+        e->fast_mode = mode;
+}
+
+const char *
+rs_engine_last_variant (rs_engine_t *e)
+{
+    return e ? e->last_variant : "raw";
+}
+
+/* Whether this run may use the report's rollup variant: declared, allowed,
+ * rollups current and exact, and the guard (if any) returns 1 for the
+ * bound parameters. */
+static int
+s_use_fast (rs_engine_t *e, const rs_report_t *rep, const rs_pset_t *ps, bool *fast)
+{
+    *fast = false;
+    if (!rep->sql_fast || e->fast_mode == RS_FAST_OFF || !rs_engine_rollups_current (e))
+        return 0;
+    if (!rep->fast_guard) {
+        *fast = true;
+        return 0;
+    }
+    sqlite3_stmt *st = db_prepare (e->db, rep->fast_guard);
+    if (!st)
+        return s_fail (e, RS_E_REGISTRY, "report %s: sql_fast_guard: %s", rep->id, db_errmsg (e->db));
+    int rc = s_bind (e, st, ps, "sql_fast_guard");
+    if (rc == 0) {
+        int s = sqlite3_step (st);
+        if (s == SQLITE_ROW)
+            *fast = sqlite3_column_int (st, 0) == 1;
+        else if (s != SQLITE_DONE)
+            rc = s_fail (e, RS_E_DB, "report %s: sql_fast_guard: %s", rep->id, db_errmsg (e->db));
     }
     sqlite3_reset (st);
     sqlite3_clear_bindings (st);
@@ -924,11 +1005,18 @@ s_run (rs_engine_t *e, const rs_report_t *rep, const rs_pset_t *ps, const char *
         rc = s_fail (e, RS_E_NOMEM, "out of memory");
         goto done;
     }
-    if ((rc = s_query (e, rep->sql, rep->sql_file, ps, &rows)) != 0)
+    bool fast = false;
+    if ((rc = s_use_fast (e, rep, ps, &fast)) != 0)
+        goto done;
+    e->last_variant = fast ? "fast" : "raw";
+    if ((rc = fast ? s_query (e, rep->sql_fast, rep->sql_fast_file, ps, &rows)
+                   : s_query (e, rep->sql, rep->sql_file, ps, &rows)) != 0)
         goto done;
     for (int i = 0; i < rep->nextras && i < 8; i++) {
-        xn[nx] = rep->extras[i].name;
-        if ((rc = s_query (e, rep->extras[i].sql, rep->extras[i].sql_file, ps, &xt[nx])) != 0)
+        const rs_extra_t *x = &rep->extras[i];
+        xn[nx] = x->name;
+        if ((rc = fast && x->sql_fast ? s_query (e, x->sql_fast, x->sql_fast_file, ps, &xt[nx])
+                                      : s_query (e, x->sql, x->sql_file, ps, &xt[nx])) != 0)
             goto done;
         nx++;
     }

@@ -126,6 +126,8 @@ typedef struct {
     const char *name;
     const char *sql_file;
     const char *sql;
+    const char *sql_fast_file; /* rollup variant (NULL = none) */
+    const char *sql_fast;
 } rs_extra_t;
 
 typedef struct {
@@ -137,6 +139,9 @@ typedef struct {
     int lookback_days;       /* 0 = from defaults to the earliest usage date */
     const char *sql_file;
     const char *sql;
+    const char *sql_fast_file;  /* "sql_fast": rollup-based variant, same columns and figures (NULL = none) */
+    const char *sql_fast;
+    const char *fast_guard;     /* "sql_fast_guard": inline SQL returning 1 when the variant applies to the bound parameters (NULL = always) */
     rs_extra_t *extras;
     int nextras;
     json_t *column_labels;   /* borrowed object or NULL */

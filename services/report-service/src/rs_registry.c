@@ -429,6 +429,10 @@ s_report (ld_t *ld, const char *dir, json_t *o, rs_report_t *r, int order)
     r->lookback_days = json_is_integer (lb) ? (int) json_integer_value (lb) : 0;
     r->sql_file = s_str (ld, o, "sql", true);
     r->sql = s_sql_text (ld, dir, r->sql_file);
+    r->sql_fast_file = s_str (ld, o, "sql_fast", false);
+    if (r->sql_fast_file)
+        r->sql_fast = s_sql_text (ld, dir, r->sql_fast_file);
+    r->fast_guard = s_str (ld, o, "sql_fast_guard", false);
     json_t *ex = json_object_get (o, "extra");
     r->nextras = (int) json_array_size (ex);
     r->extras = s_calloc (ld->reg, (size_t) r->nextras, sizeof *r->extras);
@@ -437,6 +441,9 @@ s_report (ld_t *ld, const char *dir, json_t *o, rs_report_t *r, int order)
         r->extras[i].name = s_str (ld, e, "name", true);
         r->extras[i].sql_file = s_str (ld, e, "sql", true);
         r->extras[i].sql = s_sql_text (ld, dir, r->extras[i].sql_file);
+        r->extras[i].sql_fast_file = s_str (ld, e, "sql_fast", false);
+        if (r->extras[i].sql_fast_file)
+            r->extras[i].sql_fast = s_sql_text (ld, dir, r->extras[i].sql_fast_file);
     }
     r->column_labels = json_object_get (o, "columns");
 
