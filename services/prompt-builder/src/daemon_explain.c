@@ -31,10 +31,22 @@
  *   EntityFacts NOT_FOUND/INVALID (e.g. an entity type without facts) →
  *   answer without facts, with a note.
  *
- * Calls are synchronous svc_call()s on the loop thread (svc.h allows it for
- * fan-out daemons): each is capped by its configured timeout and by the
+ * Threading (daemon_pool.c): the handler runs step 0 on the loop thread
+ * (validation, fingerprint, replay from the history), then defers the
+ * request and queues steps 1-8 on a worker (prompt_builder.workers, default
+ * 4). The worker calls the backends synchronously on its OWN bus clients
+ * (pd_worker_call): each call is capped by its configured timeout and by the
  * Explain request's own deadline. Read-only calls are sent IDEMPOTENT (one
  * resend); Complete is not (a resend could pay for a second completion).
+ * Step 9 (history, publish) and the reply run back on the loop thread, which
+ * alone owns the history connection, the PUB socket and the server. So
+ * Ping/Metrics/Commentary are answered while explains are in flight, and up
+ * to `workers` explains progress concurrently.
+ * A request whose id is already in flight with the same fingerprint waits
+ * for that one and is answered like a duplicate (replay from the history, no
+ * second completion); with a different fingerprint it is INVALID_ARGUMENT.
+ * Nothing in the answer depends on which worker ran it or on timing: the
+ * same request gives the same answer.
  *
  * Memory: reply messages follow env.h's ownership rule (every attached
  * string is env_strdup'ed). pbd_* inputs borrow from the backend replies,
@@ -72,9 +84,22 @@ typedef struct {
     char msg[768];
 } pd_err_t;
 
+typedef struct pd_waiter {
+    bus_request_t *rq;
+    struct pd_waiter *next;
+} pd_waiter_t;
+
 /* Everything one request holds; freed in s_ctx_free. */
-typedef struct {
+typedef struct pd_ctx {
     pd_app_t *app;
+    pd_worker_t *worker;       /* set while the pipeline runs on a worker */
+    bus_request_t *rq;         /* the deferred request (loop thread) */
+    pd_waiter_t *waiters;      /* same request id, same fingerprint, arrived meanwhile */
+    struct pd_ctx *next;       /* app->inflight list */
+    int rc;                    /* pipeline result (worker → loop) */
+    pd_err_t err;
+    Copilot__V1__ExplainReply *out;
+    buf_t *sources_json;
     const env_t *req;
     const Copilot__V1__ExplainRequest *er;
     char request_id[ENV_ID_LEN + 64];
@@ -199,7 +224,7 @@ s_call (pd_ctx_t *c, const char *service, env_t *req, int expect, int64_t timeou
         env_set_str (&req->header->trace_id, trace);
     }
     env_t *rep = NULL;
-    int rc = svc_call (c->app->svc, service, req, &rep, (int) timeout_ms, idempotent ? BUS_CALL_IDEMPOTENT : 0);
+    int rc = pd_worker_call (c->worker, service, req, &rep, (int) timeout_ms, idempotent ? BUS_CALL_IDEMPOTENT : 0);
     env_free (req);
     if (!rep) {
         s_err (err, COPILOT__V1__ERROR_CODE__ERROR_INTERNAL, service,
@@ -1124,6 +1149,17 @@ s_ctx_free (pd_ctx_t *c)
     buf_destroy (&c->notes);
     buf_destroy (&c->facts_json);
     pbd_prompt_destroy (&c->prompt);
+    buf_destroy (&c->sources_json);
+    if (c->out)
+        protobuf_c_message_free_unpacked (&c->out->base, NULL);
+    c->out = NULL;
+    while (c->waiters) {
+        pd_waiter_t *w = c->waiters;
+        c->waiters = w->next;
+        bus_request_destroy (&w->rq);
+        free (w);
+    }
+    bus_request_destroy (&c->rq);
 }
 
 /* Replays a stored reply for a duplicate request id. 1 = replied, 0 = not
@@ -1179,8 +1215,10 @@ s_replay (pd_ctx_t *c, env_t *reply, pd_err_t *err)
     return 1;
 }
 
+/* Step 0, loop thread: 1 = answered from the history (reply filled), 0 =
+ * run the pipeline, -1 = error in err. */
 static int
-s_explain (pd_ctx_t *c, env_t *reply, pd_err_t *err)
+s_explain_prepare (pd_ctx_t *c, env_t *reply, pd_err_t *err)
 {
     const Copilot__V1__ExplainRequest *er = c->er;
     if (!s_has (er->report_id)) {
@@ -1202,11 +1240,17 @@ s_explain (pd_ctx_t *c, env_t *reply, pd_err_t *err)
         return -1;
     }
     int r = s_replay (c, reply, err);
-    if (r != 0) {
-        if (r > 0)
-            s_count_outcome ("replay");
-        return r > 0 ? 0 : -1;
-    }
+    if (r > 0)
+        s_count_outcome ("replay");
+    return r;
+}
+
+/* Steps 1-8, worker thread: fills c->out and c->sources_json. 0 or -1 with
+ * err filled. Touches no loop-owned object (history, PUB, server). */
+static int
+s_explain_compute (pd_ctx_t *c, pd_err_t *err)
+{
+    const Copilot__V1__ExplainRequest *er = c->er;
     if (!(c->notes = buf_new (NOTES_MAX)) || !(c->facts_json = buf_new (4 * 1024 * 1024))) {
         s_err (err, COPILOT__V1__ERROR_CODE__ERROR_INTERNAL, NULL, "out of memory");
         return -1;
@@ -1244,21 +1288,27 @@ s_explain (pd_ctx_t *c, env_t *reply, pd_err_t *err)
     if (s_complete (c, err) != 0)
         return -1;
 
-    Copilot__V1__ExplainReply *out = env_msg_new (&copilot__v1__explain_reply__descriptor);
-    buf_t *sources_json = buf_new (1 << 20);
-    if (!out || !sources_json || s_fill_reply (c, out, sources_json) != 0) {
-        if (out)
-            protobuf_c_message_free_unpacked (&out->base, NULL);
-        buf_destroy (&sources_json);
+    c->out = env_msg_new (&copilot__v1__explain_reply__descriptor);
+    c->sources_json = buf_new (1 << 20);
+    if (!c->out || !c->sources_json || s_fill_reply (c, c->out, c->sources_json) != 0) {
         s_err (err, COPILOT__V1__ERROR_CODE__ERROR_INTERNAL, NULL, "out of memory building the reply");
         return -1;
     }
-    s_store_and_publish (c, out, buf_data (sources_json));
-    buf_destroy (&sources_json);
+    return 0;
+}
+
+/* Step 9, loop thread, after a successful pipeline: store, publish, body. */
+static int
+s_explain_finish (pd_ctx_t *c, env_t *reply, pd_err_t *err)
+{
+    const Copilot__V1__ExplainRequest *er = c->er;
+    Copilot__V1__ExplainReply *out = c->out;
+    s_store_and_publish (c, out, buf_data (c->sources_json));
     log_info ("explain.done", "report %s entity %s %s chip %s: %s, provider %s, %u+%u tokens, seq %llu, %lld ms",
               er->report_id, c->entity_type ? c->entity_type : "-", c->entity_id ? c->entity_id : "-",
               s_has (er->chip_id) ? er->chip_id : "(question)", c->route.reason, out->provider, out->tokens_in,
               out->tokens_out, (unsigned long long) out->commentary_seq, (long long) out->latency_ms);
+    c->out = NULL; /* env_set_body owns it now, even when it fails */
     if (env_set_body (reply, COPILOT__V1__ENVELOPE__BODY_EXPLAIN_REPLY, out) != 0) {
         s_err (err, COPILOT__V1__ERROR_CODE__ERROR_INTERNAL, NULL, "out of memory");
         return -1;
@@ -1267,26 +1317,186 @@ s_explain (pd_ctx_t *c, env_t *reply, pd_err_t *err)
     return 0;
 }
 
+/* Sets the Error body for a failed request and counts it. */
+static void
+s_fail_reply (pd_err_t *err, env_t *reply)
+{
+    if (!err->code)
+        s_err (err, COPILOT__V1__ERROR_CODE__ERROR_INTERNAL, NULL, "explain failed");
+    log_warn ("explain.failed", "%s (%s)", err->msg, env_code_name (err->code));
+    s_count_outcome (env_code_name (err->code));
+    env_set_error (reply, (Copilot__V1__ErrorCode) err->code, err->detail[0] ? err->detail : NULL, "%s", err->msg);
+}
+
+static void
+s_send (bus_request_t **rq_p, env_t *reply)
+{
+    int rc = bus_request_reply (rq_p, reply);
+    if (rc != 0)
+        log_warn ("explain.reply", "could not send a deferred reply: %s", bus_strerror (rc));
+}
+
+static void
+s_inflight_remove (pd_app_t *app, pd_ctx_t *c)
+{
+    for (pd_ctx_t **pp = (pd_ctx_t **) &app->inflight; *pp; pp = &(*pp)->next)
+        if (*pp == c) {
+            *pp = c->next;
+            c->next = NULL;
+            return;
+        }
+}
+
+/* Worker thread. */
+static void
+s_work (pd_worker_t *w, void *arg)
+{
+    pd_ctx_t *c = arg;
+    c->worker = w;
+    const char *trace = c->req->header && s_has (c->req->header->trace_id) ? c->req->header->trace_id : NULL;
+    log_set_context (c->request_id, trace);
+    c->rc = s_explain_compute (c, &c->err);
+    log_set_context (NULL, NULL);
+    c->worker = NULL;
+}
+
+/* Loop thread: the pipeline finished (or the pool closed: ran = false). */
+static void
+s_done (pd_app_t *app, void *arg, bool ran)
+{
+    pd_ctx_t *c = arg;
+    s_inflight_remove (app, c);
+    if (ran) {
+        env_t *reply = env_reply_new (c->req, SVC_NAME);
+        if (reply) {
+            if (c->rc != 0 || s_explain_finish (c, reply, &c->err) != 0) {
+                c->rc = -1;
+                s_fail_reply (&c->err, reply);
+            }
+            s_send (&c->rq, reply);
+            env_free (reply);
+        }
+        /* the same request id arrived meanwhile: answered as a duplicate */
+        while (c->waiters) {
+            pd_waiter_t *w = c->waiters;
+            c->waiters = w->next;
+            const env_t *wreq = bus_request_env (w->rq);
+            env_t *wr = env_reply_new (wreq, SVC_NAME);
+            if (wr) {
+                pd_ctx_t tmp = {.app = app, .req = wreq, .er = wreq->explain_request};
+                str_copy (tmp.request_id, sizeof tmp.request_id, c->request_id);
+                str_copy (tmp.fingerprint, sizeof tmp.fingerprint, c->fingerprint);
+                pd_err_t err = c->err;
+                int r = c->rc == 0 ? s_replay (&tmp, wr, &err) : -1;
+                if (r > 0)
+                    s_count_outcome ("replay");
+                else {
+                    if (r == 0)
+                        s_err (&err, COPILOT__V1__ERROR_CODE__ERROR_INTERNAL, "history",
+                               "request id %s was answered but its reply is not in the history", c->request_id);
+                    s_fail_reply (&err, wr);
+                }
+                s_send (&w->rq, wr);
+                env_free (wr);
+            }
+            bus_request_destroy (&w->rq);
+            free (w);
+        }
+    }
+    s_ctx_free (c);
+    free (c);
+}
+
 int
 pd_on_explain (svc_t *svc, const env_t *req, env_t *reply, void *arg)
 {
-    (void) svc;
-    pd_ctx_t c = {.app = arg, .req = req, .er = req->explain_request, .t0 = clock_mono_ms ()};
+    pd_app_t *app = arg;
+    pd_ctx_t *c = calloc (1, sizeof *c);
+    if (!c) {
+        env_set_error (reply, COPILOT__V1__ERROR_CODE__ERROR_INTERNAL, NULL, "out of memory");
+        return -1;
+    }
+    c->app = app;
+    c->req = req;
+    c->er = req->explain_request;
+    c->t0 = clock_mono_ms ();
     const char *rid = env_request_id (req);
     if (s_has (rid))
-        str_copy (c.request_id, sizeof c.request_id, rid);
+        str_copy (c->request_id, sizeof c->request_id, rid);
     else
-        env_new_id (c.request_id);
+        env_new_id (c->request_id);
     pd_err_t err = {0};
-    int rc = s_explain (&c, reply, &err);
-    s_ctx_free (&c);
-    if (rc != 0) {
-        if (!err.code)
-            s_err (&err, COPILOT__V1__ERROR_CODE__ERROR_INTERNAL, NULL, "explain failed");
-        log_warn ("explain.failed", "%s (%s)", err.msg, env_code_name (err.code));
-        s_count_outcome (env_code_name (err.code));
-        env_set_error (reply, (Copilot__V1__ErrorCode) err.code, err.detail[0] ? err.detail : NULL, "%s", err.msg);
+    int r = s_explain_prepare (c, reply, &err);
+    if (r == 0) {
+        pd_ctx_t *same = app->inflight;
+        while (same && strcmp (same->request_id, c->request_id) != 0)
+            same = same->next;
+        if (same && strcmp (same->fingerprint, c->fingerprint) != 0) {
+            s_err (&err, COPILOT__V1__ERROR_CODE__ERROR_INVALID_ARGUMENT, "request_id",
+                   "request id %s is already in use by a different Explain request in flight", c->request_id);
+            r = -1;
+        } else if (same) {
+            pd_waiter_t *w = calloc (1, sizeof *w);
+            if (w && (w->rq = svc_defer (svc)) != NULL) {
+                pd_waiter_t **pp = &same->waiters;
+                while (*pp)
+                    pp = &(*pp)->next;
+                *pp = w;
+                s_ctx_free (c);
+                free (c);
+                return SVC_DEFERRED;
+            }
+            free (w);
+            s_err (&err, COPILOT__V1__ERROR_CODE__ERROR_INTERNAL, NULL, "out of memory");
+            r = -1;
+        } else if ((c->rq = svc_defer (svc)) != NULL) {
+            int prc = pd_pool_submit (app, s_work, s_done, c);
+            if (prc == 0) {
+                c->next = app->inflight;
+                app->inflight = c;
+                return SVC_DEFERRED;
+            }
+            /* deferred already: answer here (allowed inside the handler) */
+            if (prc == BUS_E_BUSY)
+                s_err (&c->err, COPILOT__V1__ERROR_CODE__ERROR_RESOURCE_EXHAUSTED, "prompt_builder.queue_max",
+                       "prompt-builder has %zu explains queued; try again shortly", pd_pool_queue_max (app));
+            else
+                s_err (&c->err, COPILOT__V1__ERROR_CODE__ERROR_UNAVAILABLE, NULL,
+                       "prompt-builder cannot queue the explain (%s)", bus_strerror (prc));
+            env_t *er = env_reply_new (req, SVC_NAME);
+            if (er) {
+                s_fail_reply (&c->err, er);
+                s_send (&c->rq, er);
+                env_free (er);
+            }
+            s_ctx_free (c);
+            free (c);
+            return SVC_DEFERRED;
+        } else {
+            s_err (&err, COPILOT__V1__ERROR_CODE__ERROR_INTERNAL, NULL, "cannot defer the request");
+            r = -1;
+        }
+    }
+    s_ctx_free (c);
+    free (c);
+    if (r < 0) {
+        s_fail_reply (&err, reply);
         return -1;
     }
     return 0;
+}
+
+void
+pd_explain_close (svc_t *svc, void *arg)
+{
+    (void) svc;
+    pd_app_t *app = arg;
+    pd_pool_close (app);
+    /* every task got its done call; nothing can be left in flight */
+    while (app->inflight) {
+        pd_ctx_t *c = app->inflight;
+        app->inflight = c->next;
+        s_ctx_free (c);
+        free (c);
+    }
 }

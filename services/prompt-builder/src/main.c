@@ -24,9 +24,16 @@
  *   prompt_builder.hit_text_max       1200    bytes of one hit's text
  *   prompt_builder.llm_max_tokens     0       0 = llm-gateway default
  *   prompt_builder.commentary_limit_max 500
+ *   prompt_builder.workers            4       Explain pipelines running at once
+ *   prompt_builder.queue_max          64      Explains waiting for a worker
+ *                                             (more: RESOURCE_EXHAUSTED)
  *
- * Threading: one loop thread (svc.h); Explain calls the other daemons
- * synchronously (bounded by timeouts and the request deadline).
+ * Threading: the loop thread (svc.h) answers Ping, Metrics and Commentary,
+ * validates Explains and replays duplicates from the history; each new
+ * Explain is deferred and its pipeline (synchronous calls to the other
+ * daemons, bounded by timeouts and the request deadline) runs on one of the
+ * worker threads of daemon_pool.c, each with its own bus clients. History
+ * writes, commentary publication and replies go back to the loop thread.
  * Start-up fails (exit PROC_EXIT_CONFIG) when the history file cannot be
  * opened: the daemon would otherwise lose idempotency and history.
  */
@@ -69,7 +76,9 @@ s_load_conf (svc_t *svc, pd_conf_t *c)
         || s_int (cfg, "prompt_builder.budget_tokens", 6000, 200, 1000000, &c->budget_tokens)
         || s_int (cfg, "prompt_builder.hit_text_max", 1200, 64, 100000, &c->hit_text_max)
         || s_int (cfg, "prompt_builder.llm_max_tokens", 0, 0, 1000000, &c->llm_max_tokens)
-        || s_int (cfg, "prompt_builder.commentary_limit_max", 500, 1, 1000, &c->commentary_limit_max))
+        || s_int (cfg, "prompt_builder.commentary_limit_max", 500, 1, 1000, &c->commentary_limit_max)
+        || s_int (cfg, "prompt_builder.workers", 4, 1, 64, &c->workers)
+        || s_int (cfg, "prompt_builder.queue_max", 64, 1, 100000, &c->queue_max))
         return -1;
     const char *hist = cfg_get (cfg, "prompt_builder.history_db");
     const char *data_dir = cfg_get (cfg, "data_dir");
@@ -121,14 +130,26 @@ main (int argc, char **argv)
         return PROC_EXIT_CONFIG;
     }
     log_info ("history.open", "commentary history at %s", app.conf.history_db);
+    if (pd_pool_start (&app, (int) app.conf.workers, (size_t) app.conf.queue_max) != 0) {
+        log_error ("startup", "cannot start the Explain worker pool");
+        fprintf (stderr, "prompt-builder: cannot start the Explain worker pool\n");
+        pd_explain_close (svc, &app);
+        uv_run (svc_loop (svc), UV_RUN_NOWAIT);
+        svc_destroy (&svc);
+        pd_pool_destroy (&app);
+        pbd_history_destroy (&app.hist);
+        return PROC_EXIT_FAILURE;
+    }
+    svc_on_close (svc, pd_explain_close, &app);
     svc_on (svc, COPILOT__V1__ENVELOPE__BODY_EXPLAIN_REQUEST, pd_on_explain, &app);
     svc_on (svc, COPILOT__V1__ENVELOPE__BODY_COMMENTARY_REQUEST, pd_on_commentary, &app);
     svc_declare_family (svc, "commentary");
     char detail[1200];
-    str_fmt (detail, sizeof detail, "[+]history %s", app.conf.history_db);
+    str_fmt (detail, sizeof detail, "[+]history %s [+]workers %lld", app.conf.history_db, (long long) app.conf.workers);
     svc_set_ready (svc, true, detail);
     rc = svc_run (svc);
     svc_destroy (&svc);
+    pd_pool_destroy (&app);
     pbd_history_destroy (&app.hist);
     return rc;
 }
