@@ -1561,12 +1561,13 @@ s_read_sitemaps (s_http_t *hx, s_resp_t *r, s_tree_t *t)
                    o->max_sitemaps);
             continue;
         }
-        attempts++;
         int f = s_fetch (hx, url, NULL, NULL, r);
         if (f == S_STOP) {
             rc = RT_E_HTTP;
             break;
         }
+        if (f != S_DISALLOWED)
+            attempts++; /* the bound counts requests made */
         if (f == S_DISALLOWED) {
             if (root) {
                 rc = rt__fail (RT_E_ARG, "sitemap %s is disallowed by robots.txt", url);

@@ -24,6 +24,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#ifdef RT_HAVE_ZLIB
+#include <zlib.h>
+#endif
+
 #include "buf.h"
 #include "clock.h"
 #include "rt.h"
@@ -44,6 +48,10 @@ typedef struct {
     int64_t at_ms[MAX_REQ];
     int n;
     int variant; /* 1: the sitemap no longer lists photon */
+    int mode;    /* 0: plain sitemap site, no robots.txt (404); 1: sitemap index +
+                    robots.txt site; 2: robots.txt answers 503 */
+    unsigned char gz[4096]; /* gzip-compressed child sitemap (mode 1) */
+    size_t gzlen;
 } srv_t;
 
 static const char *s_page_a =
@@ -89,6 +97,104 @@ s_reply (int fd, const char *status, const char *headers, const char *body)
 }
 
 static void
+s_reply_bin (int fd, const char *status, const char *headers, const void *body, size_t bl)
+{
+    char head[1024];
+    str_fmt (head, sizeof head,
+             "HTTP/1.1 %s\r\nContent-Length: %zu\r\nConnection: close\r\n%s\r\n", status, bl,
+             headers ? headers : "");
+    ssize_t w = write (fd, head, strlen (head));
+    if (w >= 0 && bl)
+        w = write (fd, body, bl);
+    (void) w;
+}
+
+/* Mode 1: a docs site with robots.txt and a tree of sitemaps:
+ *   /sitemap_index.xml -> /private/sitemap.xml (disallowed), itself (cycle),
+ *                         /sitemaps/a.xml, /sitemaps/missing.xml (404),
+ *                         /sitemaps/nested.xml
+ *   /sitemaps/nested.xml -> /sitemaps/b.xml.gz (gzip), /sitemaps/deep.xml
+ *   /sitemaps/deep.xml -> /sitemaps/too-deep.xml (beyond max_sitemap_depth 2) */
+static void
+s_serve_site (srv_t *s, int fd, const char *path)
+{
+    char body[4096];
+    int port = s->port;
+    pthread_mutex_lock (&s->mu);
+    int mode = s->mode;
+    pthread_mutex_unlock (&s->mu);
+    if (mode == 2 && strcmp (path, "/robots.txt") == 0) {
+        s_reply (fd, "503 Service Unavailable", "Content-Type: text/plain\r\n", "down for maintenance");
+    } else if (strcmp (path, "/robots.txt") == 0) {
+        str_fmt (body, sizeof body,
+                 "# robots.txt of the loopback docs site\n"
+                 "Disallow: /docs/   # before any User-agent line: ignored\n"
+                 "\n"
+                 "User-agent: *\n"
+                 "Disallow: /\n"
+                 "\n"
+                 "User-agent: OtherBot\n"
+                 "Allow: /\n"
+                 "\n"
+                 "User-agent: usagecopilot-docscrawler\n"
+                 "DISALLOW: /docs/compute/secret\n"
+                 "Allow: /docs/compute/secret/open$\n"
+                 "Disallow: /*.pdf$\n"
+                 "Disallow: /private/\n"
+                 "Crawl-delay: 0.2\n"
+                 "Sitemap: http://127.0.0.1:%d/sitemap_index.xml\n",
+                 port);
+        s_reply (fd, "200 OK", "Content-Type: text/plain\r\n", body);
+    } else if (strcmp (path, "/sitemap_index.xml") == 0) {
+        str_fmt (body, sizeof body,
+                 "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                 "<sitemapindex xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n"
+                 "<sitemap><loc>http://127.0.0.1:%d/sitemaps/nested.xml</loc></sitemap>\n"
+                 "<sitemap><loc>http://127.0.0.1:%d/sitemaps/a.xml</loc><lastmod>2026-11-01</lastmod></sitemap>\n"
+                 "<sitemap><loc>http://127.0.0.1:%d/sitemap_index.xml</loc></sitemap>\n"
+                 "<sitemap><loc>http://127.0.0.1:%d/sitemaps/missing.xml</loc></sitemap>\n"
+                 "<sitemap><loc>http://127.0.0.1:%d/private/sitemap.xml</loc></sitemap>\n"
+                 "</sitemapindex>\n",
+                 port, port, port, port, port);
+        s_reply (fd, "200 OK", "Content-Type: application/xml\r\n", body);
+    } else if (strcmp (path, "/sitemaps/a.xml") == 0) {
+        str_fmt (body, sizeof body,
+                 "<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n"
+                 "<url><loc>http://127.0.0.1:%d/docs/compute/pools</loc></url>\n"
+                 "<url><loc>http://127.0.0.1:%d/docs/compute/secret</loc></url>\n"
+                 "<url><loc>http://127.0.0.1:%d/docs/compute/secret/open</loc></url>\n"
+                 "<url><loc>http://127.0.0.1:%d/docs/compute/secret/open/more</loc></url>\n"
+                 "<url><loc>http://127.0.0.1:%d/docs/compute/guide.pdf</loc></url>\n"
+                 "<url><loc>http://127.0.0.1:%d/other/outside</loc></url>\n"
+                 "</urlset>\n",
+                 port, port, port, port, port, port);
+        s_reply (fd, "200 OK", "Content-Type: application/xml\r\n", body);
+    } else if (strcmp (path, "/sitemaps/nested.xml") == 0) {
+        str_fmt (body, sizeof body,
+                 "<sitemapindex>"
+                 "<sitemap><loc>http://127.0.0.1:%d/sitemaps/deep.xml</loc></sitemap>"
+                 "<sitemap><loc>http://127.0.0.1:%d/sitemaps/b.xml.gz</loc></sitemap>"
+                 "</sitemapindex>",
+                 port, port);
+        s_reply (fd, "200 OK", "Content-Type: application/xml\r\n", body);
+    } else if (strcmp (path, "/sitemaps/deep.xml") == 0) {
+        str_fmt (body, sizeof body,
+                 "<sitemapindex><sitemap><loc>http://127.0.0.1:%d/sitemaps/too-deep.xml</loc></sitemap>"
+                 "</sitemapindex>",
+                 port);
+        s_reply (fd, "200 OK", "Content-Type: application/xml\r\n", body);
+    } else if (strcmp (path, "/sitemaps/b.xml.gz") == 0) {
+        s_reply_bin (fd, "200 OK", "Content-Type: application/gzip\r\n", s->gz, s->gzlen);
+    } else if (str_starts_with (path, "/docs/compute/") || strcmp (path, "/sitemaps/too-deep.xml") == 0
+               || str_starts_with (path, "/private/")) {
+        /* every page answers (disallowed ones must simply never be asked for) */
+        s_reply (fd, "200 OK", "Content-Type: text/html\r\n", s_page_b);
+    } else {
+        s_reply (fd, "404 Not Found", "Content-Type: text/plain\r\n", "no");
+    }
+}
+
+static void
 s_serve (srv_t *s, int fd)
 {
     char req[8192];
@@ -129,6 +235,13 @@ s_serve (srv_t *s, int fd)
     }
     pthread_mutex_unlock (&s->mu);
 
+    pthread_mutex_lock (&s->mu);
+    int mode = s->mode;
+    pthread_mutex_unlock (&s->mu);
+    if (mode != 0) {
+        s_serve_site (s, fd, path);
+        return;
+    }
     char sitemap[2048];
     int port = s->port;
     pthread_mutex_lock (&s->mu);
@@ -517,13 +630,288 @@ test_html_edge_cases (void **state)
     buf_destroy (&out);
 }
 
+static void
+test_robots_rules (void **state)
+{
+    (void) state;
+    const char *txt = "Allow: /ignored-before-any-group\n"
+                      "User-agent: SomeoneElse\n"
+                      "Disallow: /\n"
+                      "\n"
+                      "user-agent: UsageCopilot-DocsCrawler/2.0\n"
+                      "user-agent: AnotherBot\n"
+                      "Disallow: /a            # comment\n"
+                      "Allow: /a/b\n"
+                      "Disallow: /a/b/c*.html$\n"
+                      "Allow: /*?print=1\n"
+                      "Disallow: /t\n"
+                      "Allow: /t\n"
+                      "Disallow:\n"
+                      "Sitemap: https://x.example/sitemap.xml\n"
+                      "Crawl-delay: 1.5\n"
+                      "Disallow: /*a*a*a*a*a*a*a*a*a*a*b\n"
+                      "User-agent: *\n"
+                      "Disallow: /only-for-star\n";
+    rt_robots_t *r = rt_robots_parse (txt, strlen (txt), RT_CRAWL_AGENT);
+    assert_non_null (r);
+    assert_true (rt_robots_allowed (r, "/"));
+    assert_true (rt_robots_allowed (r, "/x"));
+    assert_true (rt_robots_allowed (r, "/only-for-star")); /* our group wins over * */
+    assert_false (rt_robots_allowed (r, "/a"));
+    assert_false (rt_robots_allowed (r, "/abc"));            /* plain prefix match */
+    assert_true (rt_robots_allowed (r, "/a/b"));             /* longer Allow wins */
+    assert_true (rt_robots_allowed (r, "/a/b/x.html"));
+    assert_false (rt_robots_allowed (r, "/a/b/c1.html"));    /* '*' and '$' */
+    assert_true (rt_robots_allowed (r, "/a/b/c1.html?x=1")); /* '$' anchors the end */
+    assert_true (rt_robots_allowed (r, "/a/q?print=1"));     /* '*' at the start */
+    assert_true (rt_robots_allowed (r, "/t/1"));             /* equal length: Allow */
+    assert_true (rt_robots_allowed (r, "/robots.txt"));
+    assert_int_equal (rt_robots_crawl_delay_ms (r), 1500);
+    /* a pathological pattern against a long path stays fast and correct */
+    char longp[4100];
+    longp[0] = '/';
+    memset (longp + 1, 'a', 4000);
+    longp[4001] = '\0';
+    assert_true (rt_robots_allowed (r, longp) == false); /* "/a" prefix still disallows */
+    longp[1] = 'z';
+    int64_t t0 = clock_mono_ms ();
+    assert_true (rt_robots_allowed (r, longp));
+    assert_true (clock_mono_ms () - t0 < 2000);
+    rt_robots_destroy (&r);
+    assert_null (r);
+
+    /* only a * group: it applies */
+    const char *star = "User-agent: *\nDisallow: /private\nCrawl-delay: 2\n";
+    r = rt_robots_parse (star, strlen (star), RT_CRAWL_AGENT);
+    assert_non_null (r);
+    assert_false (rt_robots_allowed (r, "/private/x"));
+    assert_true (rt_robots_allowed (r, "/public"));
+    assert_int_equal (rt_robots_crawl_delay_ms (r), 2000);
+    rt_robots_destroy (&r);
+
+    /* no group for us and no *: everything allowed, no delay */
+    const char *other = "User-agent: Googlebot\nDisallow: /\nCrawl-delay: 9\n";
+    r = rt_robots_parse (other, strlen (other), RT_CRAWL_AGENT);
+    assert_non_null (r);
+    assert_true (rt_robots_allowed (r, "/anything"));
+    assert_int_equal (rt_robots_crawl_delay_ms (r), 0);
+    rt_robots_destroy (&r);
+
+    /* a longer token is another agent; garbage lines are ignored */
+    const char *near = "User-agent: UsageCopilot-DocsCrawlerX\nDisallow: /\n\xff\xfe junk\nnot a record\n"
+                       "User-agent: *\nDisallow: /s\nCrawl-delay: soon\n";
+    r = rt_robots_parse (near, strlen (near), RT_CRAWL_AGENT);
+    assert_non_null (r);
+    assert_true (rt_robots_allowed (r, "/x"));
+    assert_false (rt_robots_allowed (r, "/s"));
+    assert_int_equal (rt_robots_crawl_delay_ms (r), 0);
+    rt_robots_destroy (&r);
+
+    r = rt_robots_allow_all ();
+    assert_true (rt_robots_allowed (r, "/x"));
+    rt_robots_destroy (&r);
+}
+
+static bool
+s_has_path (srv_t *s, const char *path)
+{
+    return s_count_path (s, path) > 0;
+}
+
+/* Sitemap index (nested, gzip, cycle, 404 child, disallowed child, depth
+ * bound) + robots.txt (our group over *, Allow/Disallow longest match with
+ * '*' and '$', Crawl-delay over delay_ms): the exact set of requests. */
+static void
+test_crawl_robots_and_index (void **state)
+{
+    (void) state;
+#ifndef RT_HAVE_ZLIB
+    skip ();
+#else
+    srv_t *s = s_server_start ();
+    pthread_mutex_lock (&s->mu);
+    s->mode = 1;
+    pthread_mutex_unlock (&s->mu);
+    char xml[1024];
+    str_fmt (xml, sizeof xml,
+             "<urlset><url><loc>http://127.0.0.1:%d/docs/compute/photon</loc></url>"
+             "<url><loc>http://127.0.0.1:%d/docs/compute/pools</loc></url></urlset>",
+             s->port, s->port);
+    z_stream zs;
+    memset (&zs, 0, sizeof zs);
+    assert_int_equal (deflateInit2 (&zs, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    zs.next_in = (Bytef *) xml;
+    zs.avail_in = (uInt) strlen (xml);
+    zs.next_out = s->gz;
+    zs.avail_out = sizeof s->gz;
+    assert_int_equal (deflate (&zs, Z_FINISH), Z_STREAM_END);
+    s->gzlen = sizeof s->gz - zs.avail_out;
+    deflateEnd (&zs);
+
+    char dir[] = "/tmp/rt_crawl_rb_XXXXXX";
+    assert_non_null (mkdtemp (dir));
+    char out[512], sitemap[256], prefix[256], path[700], logpath[512];
+    str_fmt (out, sizeof out, "%s/notes", dir);
+    str_fmt (sitemap, sizeof sitemap, "http://127.0.0.1:%d/sitemap_index.xml", s->port);
+    str_fmt (prefix, sizeof prefix, "http://127.0.0.1:%d/docs/compute/", s->port);
+    str_fmt (logpath, sizeof logpath, "%s/log.txt", dir);
+    /* a note from an earlier crawl of a page no sitemap lists any more: since
+     * one child sitemap cannot be read, this run must not remove it */
+    assert_int_equal (mkdir (out, 0755), 0);
+    str_fmt (path, sizeof path, "%s/.crawl-state", out);
+    FILE *f = fopen (path, "w");
+    assert_non_null (f);
+    fprintf (f, "%sgone\tweb-gone.md\t\t\n", prefix);
+    fclose (f);
+    str_fmt (path, sizeof path, "%s/web-gone.md", out);
+    f = fopen (path, "w");
+    assert_non_null (f);
+    fputs ("---\ntitle: Gone\nsource: https://x/gone\n---\n\n# Gone\n", f);
+    fclose (f);
+
+    FILE *log = fopen (logpath, "w");
+    assert_non_null (log);
+    rt_crawl_opts_t o = {.sitemap_url = sitemap, .prefix = prefix, .out_dir = out, .delay_ms = 20,
+                         .timeout_ms = 5000, .log = log, .max_sitemap_depth = 2};
+    rt_crawl_stats_t st;
+    int rc = rt_crawl_run (&o, &st);
+    fclose (log);
+    if (rc != 0)
+        fprintf (stderr, "crawl: %s\n", rt_last_error ());
+    assert_int_equal (rc, 0);
+
+    /* exactly these requests, in this order */
+    static const char *const want[] = {
+        "/robots.txt",          "/sitemap_index.xml",   "/sitemaps/a.xml",
+        "/sitemaps/missing.xml", "/sitemaps/nested.xml", "/sitemaps/b.xml.gz",
+        "/sitemaps/deep.xml",   "/docs/compute/photon", "/docs/compute/pools",
+        "/docs/compute/secret/open", NULL};
+    pthread_mutex_lock (&s->mu);
+    int nreq = s->n;
+    for (int i = 0; i < nreq && want[i]; i++)
+        if (strcmp (s->paths[i], want[i]) != 0)
+            fprintf (stderr, "request %d: %s, expected %s\n", i, s->paths[i], want[i]);
+    assert_int_equal (nreq, 10);
+    for (int i = 0; want[i]; i++)
+        assert_string_equal (s->paths[i], want[i]);
+    /* Crawl-delay 0.2 s beats delay_ms 20 once robots.txt is known */
+    for (int i = 1; i < nreq; i++)
+        assert_true (s->at_ms[i] - s->at_ms[i - 1] >= 200);
+    pthread_mutex_unlock (&s->mu);
+    /* never asked for: disallowed pages and sitemap, the too-deep sitemap,
+     * pages outside the prefix */
+    assert_false (s_has_path (s, "/docs/compute/secret"));
+    assert_false (s_has_path (s, "/docs/compute/secret/open/more"));
+    assert_false (s_has_path (s, "/docs/compute/guide.pdf"));
+    assert_false (s_has_path (s, "/private/sitemap.xml"));
+    assert_false (s_has_path (s, "/sitemaps/too-deep.xml"));
+    assert_false (s_has_path (s, "/other/outside"));
+
+    assert_int_equal (st.listed, 6);     /* guide.pdf photon pools secret secret/open secret/open/more */
+    assert_int_equal (st.fetched, 3);
+    assert_int_equal (st.disallowed, 4); /* 3 pages + the /private/ sitemap */
+    assert_int_equal (st.failed, 0);
+    assert_int_equal (st.sitemaps, 5);   /* index, a, nested, b.xml.gz, deep */
+    assert_int_equal (st.sitemaps_failed, 3); /* private (disallowed), missing (404), too-deep */
+    assert_int_equal (st.robots, 1);
+    assert_int_equal (st.crawl_delay_ms, 200);
+    assert_int_equal (st.requests, 10);
+    assert_int_equal (st.removed, 0);
+
+    const char *notes[] = {"web-photon.md", "web-pools.md", "web-secret-open.md", "web-gone.md", NULL};
+    for (int i = 0; notes[i]; i++) {
+        str_fmt (path, sizeof path, "%s/%s", out, notes[i]);
+        char *t = s_slurp (path);
+        if (!t)
+            fprintf (stderr, "missing note %s\n", notes[i]);
+        assert_non_null (t);
+        free (t);
+    }
+    str_fmt (path, sizeof path, "%s/web-secret.md", out);
+    assert_null (s_slurp (path));
+    char *lg = s_slurp (logpath);
+    assert_non_null (lg);
+    char line[600];
+    str_fmt (line, sizeof line, "crawl: disallowed by robots.txt %sguide.pdf (skipped)", prefix);
+    assert_non_null (strstr (lg, line));
+    str_fmt (line, sizeof line, "crawl: disallowed by robots.txt %ssecret (skipped)", prefix);
+    assert_non_null (strstr (lg, line));
+    assert_non_null (strstr (lg, "/sitemaps/missing.xml: HTTP 404"));
+    assert_non_null (strstr (lg, "/sitemaps/too-deep.xml not followed: nested deeper than 2 level(s)"));
+    assert_non_null (strstr (lg, "/private/sitemap.xml (sitemap not read)"));
+    assert_non_null (strstr (lg, "crawl-delay 200 ms"));
+    free (lg);
+
+    /* the count bound: 2 sitemap files at most */
+    o.max_sitemaps = 2;
+    o.log = NULL;
+    o.delay_ms = 0;
+    rc = rt_crawl_run (&o, &st);
+    assert_int_equal (rc, 0);
+    assert_int_equal (st.sitemaps, 2);   /* the index, then a.xml */
+    assert_int_equal (st.listed, 5);     /* a.xml's in-prefix pages; photon only in b.xml.gz */
+    assert_int_equal (st.removed, 0);
+
+    /* a disallowed root sitemap is fatal */
+    str_fmt (sitemap, sizeof sitemap, "http://127.0.0.1:%d/private/sitemap.xml", s->port);
+    o.max_sitemaps = 0;
+    assert_int_equal (rt_crawl_run (&o, &st), RT_E_ARG);
+    assert_non_null (strstr (rt_last_error (), "disallowed by robots.txt"));
+
+    s_server_stop (&s);
+    char cmd[600];
+    str_fmt (cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal (system (cmd), 0);
+#endif
+}
+
+/* robots.txt answering 5xx stops the crawl before anything else is asked. */
+static void
+test_crawl_robots_5xx (void **state)
+{
+    (void) state;
+    srv_t *s = s_server_start ();
+    pthread_mutex_lock (&s->mu);
+    s->mode = 2;
+    pthread_mutex_unlock (&s->mu);
+    char dir[] = "/tmp/rt_crawl_5x_XXXXXX";
+    assert_non_null (mkdtemp (dir));
+    char out[512], sitemap[256], prefix[256], robots[256];
+    str_fmt (out, sizeof out, "%s/notes", dir);
+    str_fmt (sitemap, sizeof sitemap, "http://127.0.0.1:%d/sitemap_index.xml", s->port);
+    str_fmt (prefix, sizeof prefix, "http://127.0.0.1:%d/docs/compute/", s->port);
+    str_fmt (robots, sizeof robots, "robots.txt http://127.0.0.1:%d/robots.txt returned HTTP 503", s->port);
+    rt_crawl_opts_t o = {.sitemap_url = sitemap, .prefix = prefix, .out_dir = out, .delay_ms = 0,
+                         .timeout_ms = 5000};
+    rt_crawl_stats_t st;
+    assert_int_equal (rt_crawl_run (&o, &st), RT_E_HTTP);
+    assert_non_null (strstr (rt_last_error (), robots));
+    assert_non_null (strstr (rt_last_error (), "crawling stopped"));
+    assert_int_equal (st.requests, 1);
+    assert_int_equal (st.fetched, 0);
+    pthread_mutex_lock (&s->mu);
+    assert_int_equal (s->n, 1);
+    assert_string_equal (s->paths[0], "/robots.txt");
+    pthread_mutex_unlock (&s->mu);
+    s_server_stop (&s);
+    /* an unreachable robots.txt (nothing listens any more) stops it too */
+    assert_int_equal (rt_crawl_run (&o, &st), RT_E_HTTP);
+    assert_non_null (strstr (rt_last_error (), "could not be fetched"));
+    char cmd[600];
+    str_fmt (cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal (system (cmd), 0);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_sitemap_parse),
         cmocka_unit_test (test_html_edge_cases),
+        cmocka_unit_test (test_robots_rules),
         cmocka_unit_test (test_crawl_loopback),
+        cmocka_unit_test (test_crawl_robots_and_index),
+        cmocka_unit_test (test_crawl_robots_5xx),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
