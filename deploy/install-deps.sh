@@ -24,7 +24,7 @@ RUNTIME_PKGS=(
   libprotobuf-c-dev protobuf-c-compiler
   libsqlite3-dev sqlite3
   libfaiss-dev libopenblas-openmp-dev
-  libcurl4-openssl-dev
+  libcurl4-openssl-dev zlib1g-dev
   libuv1-dev
   libjansson-dev
   node-llhttp
