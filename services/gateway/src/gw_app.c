@@ -131,6 +131,8 @@ struct _gw_app_t {
     size_t sse_ring;
     call_t *calls;
     gw_rcache_t *rcache;  /* rendered report responses; NULL = disabled */
+    uint64_t commentary_seq;   /* highest commentary seq forwarded to SSE */
+    metric_t *m_gap_filled;
     metric_t *m_rcache_hit, *m_rcache_miss;
     uv_timer_t *drain_timer;
     int port;
@@ -1115,6 +1117,100 @@ s_h_events (gw_app_t *app, gw_req_t *req, const gw_route_t *route)
     gw_sse_replay_all (app->sse, c);
 }
 
+/* Forwards one commentary event to every SSE client and the ring, unless an
+ * event with its id is already there (a gap fill raced the live event). */
+static void
+s_publish_commentary (gw_app_t *app, const char *topic, const Copilot__V1__CommentaryEvent *ce)
+{
+    char id[64];
+    snprintf (id, sizeof id, "commentary:%" PRIu64, ce->seq);
+    if (gw_sse_in_ring (app->sse, id))
+        return;
+    json_t *doc = gw_json_commentary_event (ce);
+    if (!doc)
+        return;
+    json_object_set_new (doc, "topic", gw_json_str (topic));
+    char *txt = json_dumps (doc, GW_JSON_DUMP_FLAGS);
+    json_decref (doc);
+    if (txt && gw_sse_publish (app->sse, id, "commentary", txt) != 0)
+        log_warn ("sse.publish", "cannot forward event %s", id);
+    free (txt);
+}
+
+/* Gap fill: commentary seqs are dense (prompt-builder numbers every answer),
+ * so an event whose seq jumps past the last one forwarded means the bus
+ * subscription lost events (bus restart, slow joiner). The missing range is
+ * read back from prompt-builder's history and forwarded, late but complete,
+ * so SSE clients — and a later resume from the ring — see every answer. */
+typedef struct {
+    gw_app_t *app;
+    uint64_t after, before;    /* fill seqs in (after, before) */
+} gapfill_t;
+
+static void
+s_on_gapfill (bus_client_t *client, int status, env_t *reply, void *arg)
+{
+    (void) client;
+    gapfill_t *g = arg;
+    gw_app_t *app = g->app;
+    const Copilot__V1__Error *e = status == 0 ? env_error (reply) : NULL;
+    if (app->closed || !app->sse) {
+        /* shutting down: nothing to forward */
+    } else if (status != 0 || e || reply->body_case != COPILOT__V1__ENVELOPE__BODY_COMMENTARY_REPLY) {
+        log_warn ("sse.gapfill", "commentary %" PRIu64 "..%" PRIu64 " lost on the bus and not "
+                  "refilled: %s (GET /api/v1/commentary?after=%" PRIu64 " has them)",
+                  g->after + 1, g->before - 1,
+                  e ? env_code_name (e->code) : bus_strerror (status), g->after);
+    } else {
+        size_t n = 0;
+        const Copilot__V1__CommentaryReply *cr = reply->commentary_reply;
+        for (size_t i = 0; i < cr->n_items; i++) {
+            const Copilot__V1__CommentaryEvent *ce = cr->items[i];
+            if (!ce || ce->seq <= g->after || ce->seq >= g->before)
+                continue;
+            char topic[160];
+            snprintf (topic, sizeof topic, "commentary.v1.%s", ce->report_id ? ce->report_id : "");
+            s_publish_commentary (app, topic, ce);
+            n++;
+        }
+        if (app->m_gap_filled)
+            metric_add (app->m_gap_filled, (double) n);
+        log_info ("sse.gapfill", "forwarded %zu commentary event(s) the bus lost (%" PRIu64
+                  "..%" PRIu64 ")", n, g->after + 1, g->before - 1);
+    }
+    env_free (reply);
+    free (g);
+}
+
+static void
+s_gapfill (gw_app_t *app, uint64_t after, uint64_t before)
+{
+    if (!s_backend (app, app->prompt_service) || before <= after + 1)
+        return;
+    uint64_t want = before - after - 1;
+    gapfill_t *g = calloc (1, sizeof *g);
+    Copilot__V1__CommentaryRequest *m = env_msg_new (&copilot__v1__commentary_request__descriptor);
+    if (!g || !m) {
+        free (g);
+        if (m)
+            protobuf_c_message_free_unpacked (&m->base, NULL);
+        return;
+    }
+    m->after_seq = after;
+    m->limit = (uint32_t) (want < 500 ? want : 500);
+    env_t *env = s_env_with (COPILOT__V1__ENVELOPE__BODY_COMMENTARY_REQUEST, m);
+    g->app = app;
+    g->after = after;
+    g->before = before;
+    if (!env || svc_send (app->svc, app->prompt_service, env, (int) app->t_commentary,
+                          BUS_CALL_IDEMPOTENT, s_on_gapfill, g) != 0) {
+        log_warn ("sse.gapfill", "cannot ask %s for commentary %" PRIu64 "..%" PRIu64,
+                  app->prompt_service, after + 1, before - 1);
+        free (g);
+    }
+    env_free (env);
+}
+
 /* Bus events → SSE. */
 static void
 s_on_event (svc_t *svc, const char *topic, const env_t *ev, void *arg)
@@ -1139,10 +1235,19 @@ s_on_event (svc_t *svc, const char *topic, const env_t *ev, void *arg)
         doc = gw_json_alert (ev->alert);
         break;
     case COPILOT__V1__ENVELOPE__BODY_COMMENTARY_EVENT:
+        if (ev->commentary_event && ev->commentary_event->seq) {
+            uint64_t cs = ev->commentary_event->seq, last = app->commentary_seq;
+            s_publish_commentary (app, topic, ev->commentary_event);
+            /* A jump past the last seq is a loss; a seq going backwards is a
+             * prompt-builder with a new history: start counting again. */
+            if (last > 0 && cs > last + 1)
+                s_gapfill (app, last, cs);
+            if (cs > last || cs + 1 < last)
+                app->commentary_seq = cs;
+            return;
+        }
         type = "commentary";
         doc = gw_json_commentary_event (ev->commentary_event);
-        if (ev->commentary_event && ev->commentary_event->seq)
-            snprintf (id, sizeof id, "commentary:%" PRIu64, ev->commentary_event->seq);
         break;
     case COPILOT__V1__ENVELOPE__BODY_DATA_CHANGED:
         type = "data_changed";
@@ -1799,6 +1904,9 @@ gw_app_new (svc_t *svc, int *exit_code, char *err, size_t err_size)
         snprintf (err, err_size, "out of memory");
         goto fail;
     }
+    app->m_gap_filled = metrics_counter (metrics_global (), "copilot_sse_gap_filled_total",
+                                         "Commentary events the bus subscription lost and the gateway re-read from prompt-builder's history.",
+                                         NULL);
     app->m_inflight = metrics_gauge (metrics_global (), "copilot_http_inflight_requests",
                                      "HTTP requests waiting for a backend.", NULL);
     int rc = gw_server_listen (app->http, host, (int) port);

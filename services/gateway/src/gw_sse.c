@@ -435,6 +435,17 @@ gw_sse_clients (const gw_sse_t *self)
     return self ? self->nclients : 0;
 }
 
+bool
+gw_sse_in_ring (const gw_sse_t *self, const char *id)
+{
+    if (!self || !id)
+        return false;
+    for (size_t i = self->ring_len; i-- > 0;)
+        if (strcmp (self->ring[(self->ring_start + i) % self->ring_size].id, id) == 0)
+            return true;
+    return false;
+}
+
 size_t
 gw_sse_ring_len (const gw_sse_t *self)
 {

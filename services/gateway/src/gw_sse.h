@@ -64,6 +64,9 @@ int gw_sse_release (gw_sse_client_t *c);
 typedef void (*gw_sse_gone_fn) (gw_sse_client_t *c, void *arg);
 void gw_sse_client_on_gone (gw_sse_client_t *c, gw_sse_gone_fn fn, void *arg);
 
+/* True when an event with this id is in the ring (linear scan, newest first). */
+bool gw_sse_in_ring (const gw_sse_t *self, const char *id);
+
 /* Number of connected clients; events in the ring; id of the newest event
  * ("" when empty). */
 size_t gw_sse_clients (const gw_sse_t *self);
