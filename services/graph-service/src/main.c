@@ -22,15 +22,32 @@
  * They are kept in a bounded table keyed by (entity, date) and re-added on
  * every rebuild.
  *
+ * Snapshots (config `graph.snapshot_dir`, env COPILOT_GRAPH_SNAPSHOT_DIR;
+ * empty = off): after every graph built from SQLite is swapped in, a second
+ * work request writes it to <dir>/graph-<hash of db.path>.gsnap (atomic,
+ * gs_snapshot_write). The first build at start-up (and its retries) first
+ * tries that snapshot: when it is intact, of our database file and build
+ * options, and its data key equals the database's current data_version (or
+ * file state), the graph is loaded from it in seconds instead of rebuilt;
+ * otherwise the rejection is logged with its reason (graph.snapshot_rejected)
+ * and the graph is built from SQLite as before. The anomaly table is
+ * restored from the loaded graph's anomaly nodes, so later rebuilds keep
+ * them. Readiness detail and metrics say where the graph came from
+ * ("from snapshot" / "built"). A graph being written is never freed under
+ * the writer: a swap during the write hands its destruction to the write's
+ * completion callback.
+ *
  * Shutdown: the on_stop hook raises the builder's cancel flag, so a long
- * build stops within a few thousand rows; the loop then finishes the work
- * request before closing.
+ * build stops within a few thousand rows (a snapshot write within one 8 MiB
+ * chunk, leaving the previous snapshot in place); the loop then finishes the
+ * work request before closing.
  */
 #include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "clock.h"
@@ -41,6 +58,9 @@
 #define SERVICE "graph-service"
 #define MAX_WEIGHTS 64
 #define TEXT_CAP ((size_t) 2 << 20)
+/* Build options recorded in snapshots: a snapshot is only loaded by a
+ * daemon building the same way (default arena cap, same loader). */
+#define SNAP_OPTIONS "graph-service max_arena=default"
 
 typedef struct {
     char entity[256];   /* node id: job::J-FIN-DAILY */
@@ -62,7 +82,21 @@ typedef struct {
     char err[512];
     char reason[32];
     int64_t t0_ms;
+    char *snap_path;            /* try this snapshot first (NULL = build) */
+    bool from_snapshot;
+    bool snap_rejected;
 } s_build_t;
+
+typedef struct {
+    uv_work_t req;
+    s_daemon_t *d;
+    gs_graph_t *graph;          /* borrowed from the daemon (see snap_orphan) */
+    char *path;
+    char *db_path;
+    int rc;
+    char err[512];
+    int64_t t0_ms;
+} s_write_t;
 
 struct _s_daemon_t {
     svc_t *svc;
@@ -81,6 +115,13 @@ struct _s_daemon_t {
     size_t n_anoms, cap_anoms;
     int64_t max_anoms;
     char last_error[512];
+    char *snap_path;            /* NULL: snapshots off */
+    bool from_snapshot;         /* the current graph came from the snapshot */
+    bool snap_current;          /* the current graph is on disk */
+    gs_graph_t *snap_graph;     /* graph being written, or NULL */
+    bool snap_orphan;           /* snap_graph was swapped out: free it when written */
+    bool snap_pending;          /* write the current graph when the writer is free */
+    metric_t *m_snap_loaded, *m_snap_rejected, *m_snap_written, *m_snap_current;
     metric_t *m_nodes, *m_edges, *m_builds_ok, *m_builds_failed, *m_build_seconds, *m_anomalies, *m_dangling;
 };
 
@@ -92,6 +133,24 @@ static void
 s_build_work (uv_work_t *req)
 {
     s_build_t *b = req->data;
+    if (b->snap_path != NULL) {
+        char serr[512] = "";
+        int64_t t0 = clock_mono_ms ();
+        int src = gs_snapshot_load (b->snap_path, b->db_path, SNAP_OPTIONS, &b->graph, serr, sizeof serr);
+        if (src == GS_OK) {
+            b->from_snapshot = true;
+            b->rc = GS_OK;
+            log_info ("graph.snapshot_loaded", "graph %s loaded from snapshot %s in %.3f s",
+                      gs_graph_version (b->graph), b->snap_path, (double) (clock_mono_ms () - t0) / 1000.0);
+            return;
+        }
+        if (src == GS_E_IO && access (b->snap_path, F_OK) != 0) {
+            log_info ("graph.snapshot_none", "no snapshot at %s yet; building from SQLite", b->snap_path);
+        } else {
+            log_warn ("graph.snapshot_rejected", "%s [%s]; building from SQLite", serr, gs_strerror (src));
+            b->snap_rejected = true;
+        }
+    }
     gs_builder_t *bl = gs_builder_new (0);
     if (bl == NULL) {
         b->rc = GS_E_NOMEM;
@@ -113,6 +172,134 @@ s_build_work (uv_work_t *req)
         b->rc = GS_E_NOMEM;
 }
 
+/* --------------------------------------------------------------- snapshots */
+
+static void s_request_write (s_daemon_t *d);
+
+static void
+s_write_work (uv_work_t *req)
+{
+    s_write_t *w = req->data;
+    w->rc = gs_snapshot_write (w->graph, w->path, w->db_path, SNAP_OPTIONS, &w->d->cancel, w->err, sizeof w->err);
+}
+
+static void
+s_write_done (uv_work_t *req, int status)
+{
+    (void) status;
+    s_write_t *w = req->data;
+    s_daemon_t *d = w->d;
+    svc_release (d->svc);
+    if (w->rc == GS_OK) {
+        metric_inc (d->m_snap_written);
+        log_info ("graph.snapshot_written", "snapshot of graph %s written to %s in %.3f s", gs_graph_version (w->graph),
+                  w->path, (double) (clock_mono_ms () - w->t0_ms) / 1000.0);
+        if (w->graph == d->graph) {
+            d->snap_current = true;
+            metric_set (d->m_snap_current, 1);
+        }
+    } else if (w->rc != GS_E_CANCELLED) {
+        log_warn ("graph.snapshot_write_failed", "%s [%s]", w->err, gs_strerror (w->rc));
+    }
+    if (d->snap_orphan)
+        gs_graph_destroy (&d->snap_graph);
+    d->snap_graph = NULL;
+    d->snap_orphan = false;
+    free (w->path);
+    free (w->db_path);
+    free (w);
+    if (d->snap_pending && !svc_stopping (d->svc)) {
+        d->snap_pending = false;
+        s_request_write (d);
+    }
+}
+
+/* Writes the current graph to the snapshot file in the background (one
+ * writer at a time; a request while one runs is remembered). */
+static void
+s_request_write (s_daemon_t *d)
+{
+    if (d->snap_path == NULL || d->graph == NULL || d->snap_current || svc_stopping (d->svc))
+        return;
+    if (d->snap_graph != NULL) {
+        d->snap_pending = true;
+        return;
+    }
+    s_write_t *w = calloc (1, sizeof *w);
+    if (w == NULL || (w->path = str_dup (d->snap_path)) == NULL || (w->db_path = str_dup (d->db_path)) == NULL) {
+        if (w)
+            free (w->path);
+        free (w);
+        log_error ("graph.snapshot_write_failed", "out of memory starting a snapshot write");
+        return;
+    }
+    w->d = d;
+    w->graph = d->graph;
+    w->req.data = w;
+    w->t0_ms = clock_mono_ms ();
+    if (uv_queue_work (svc_loop (d->svc), &w->req, s_write_work, s_write_done) != 0) {
+        log_error ("graph.snapshot_write_failed", "uv_queue_work failed");
+        free (w->path);
+        free (w->db_path);
+        free (w);
+        return;
+    }
+    d->snap_graph = d->graph;
+    svc_hold (d->svc);
+}
+
+/* Re-creates the anomaly table from a loaded graph's anomaly nodes
+ * ("anomaly::<pk>:<date>" → ANOMALY_OF entity, cost = value, detail =
+ * summary), keeping entries that arrived meanwhile. Returns how many entries
+ * of the table are not in the graph (they need a rebuild). */
+static size_t
+s_restore_anomalies (s_daemon_t *d, const gs_graph_t *g)
+{
+    const uint32_t n = gs_graph_node_count (g);
+    size_t restored = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (gs_node_type (g, i) != GS_NT_ANOMALY)
+            continue;
+        const char *id = gs_node_id (g, i);
+        size_t len = strlen (id);
+        const uint32_t *nb;
+        const uint8_t *et;
+        uint32_t deg;
+        gs_node_adjacency (g, i, &nb, &et, &deg);
+        int64_t ent = -1;
+        for (uint32_t k = 0; k < deg; k++)
+            if (et[k] == GS_ET_ANOMALY_OF)
+                ent = nb[k];
+        if (ent < 0 || len < 11)
+            continue;
+        s_anomaly_t an = {0};
+        if (str_copy (an.entity, sizeof an.entity, gs_node_id (g, (uint32_t) ent)) != 0
+            || str_copy (an.date, sizeof an.date, id + len - 10) != 0)
+            continue;
+        an.value = gs_node_cost (g, i);
+        str_copy (an.summary, sizeof an.summary, gs_node_detail (g, i));
+        bool dup = false;
+        for (size_t k = 0; k < d->n_anoms && !dup; k++)
+            dup = strcmp (d->anoms[k].entity, an.entity) == 0 && strcmp (d->anoms[k].date, an.date) == 0;
+        if (dup || (int64_t) d->n_anoms >= d->max_anoms)
+            continue;
+        if (d->n_anoms == d->cap_anoms) {
+            size_t nc = d->cap_anoms ? d->cap_anoms * 2 : 64;
+            s_anomaly_t *p = realloc (d->anoms, nc * sizeof *p);
+            if (p == NULL)
+                break;
+            d->anoms = p;
+            d->cap_anoms = nc;
+        }
+        d->anoms[d->n_anoms++] = an;
+        restored++;
+    }
+    metric_set (d->m_anomalies, (double) d->n_anoms);
+    gs_stats_t st;
+    gs_graph_stats (g, &st);
+    return d->n_anoms > st.nodes_by_type[GS_NT_ANOMALY] ? d->n_anoms - st.nodes_by_type[GS_NT_ANOMALY] : 0;
+}
+
 static void
 s_ready_detail (s_daemon_t *d)
 {
@@ -120,8 +307,9 @@ s_ready_detail (s_daemon_t *d)
     if (d->graph) {
         gs_stats_t st;
         gs_graph_stats (d->graph, &st);
-        snprintf (detail, sizeof detail, "[+]graph %u nodes, %llu edges, %s", st.nodes,
-                  (unsigned long long) st.edges, gs_graph_version (d->graph));
+        snprintf (detail, sizeof detail, "[+]graph %u nodes, %llu edges, %s (%s)", st.nodes,
+                  (unsigned long long) st.edges, gs_graph_version (d->graph),
+                  d->from_snapshot ? "from snapshot" : "built");
         svc_set_ready (d->svc, true, detail);
     } else {
         snprintf (detail, sizeof detail, "[-]graph not loaded: %.200s", d->last_error[0] ? d->last_error : "loading");
@@ -151,13 +339,22 @@ s_build_done (uv_work_t *req, int status)
         b->rc = GS_E_CANCELLED;
         snprintf (b->err, sizeof b->err, "build cancelled before it started");
     }
+    if (b->snap_rejected)
+        metric_inc (d->m_snap_rejected);
     if (svc_stopping (d->svc)) {
         gs_graph_destroy (&b->graph);
     } else if (b->rc == GS_OK && b->graph != NULL) {
         gs_graph_t *old = d->graph;
         d->graph = b->graph;   /* the swap: requests run on this thread too */
         b->graph = NULL;
-        gs_graph_destroy (&old);
+        if (old != NULL && old == d->snap_graph)
+            d->snap_orphan = true;   /* being written: the writer frees it */
+        else
+            gs_graph_destroy (&old);
+        d->from_snapshot = b->from_snapshot;
+        d->snap_current = b->from_snapshot;
+        metric_set (d->m_snap_current, d->snap_current ? 1 : 0);
+        metric_set (d->m_snap_loaded, d->from_snapshot ? 1 : 0);
         d->last_error[0] = '\0';
         gs_stats_t st;
         gs_graph_stats (d->graph, &st);
@@ -166,11 +363,19 @@ s_build_done (uv_work_t *req, int status)
         metric_set (d->m_dangling, (double) st.dangling);
         metric_inc (d->m_builds_ok);
         metric_observe (d->m_build_seconds, secs);
-        log_info ("graph.built", "graph %s built (%s) in %.3f s: %u nodes, %llu directed edges, %llu dangling dropped,"
+        log_info ("graph.built", "graph %s %s (%s) in %.3f s: %u nodes, %llu directed edges, %llu dangling dropped,"
                   " %zu anomalies offered",
-                  gs_graph_version (d->graph), b->reason, secs, st.nodes, (unsigned long long) st.edges,
-                  (unsigned long long) st.dangling, b->n_anoms);
+                  gs_graph_version (d->graph), b->from_snapshot ? "loaded from snapshot" : "built", b->reason, secs,
+                  st.nodes, (unsigned long long) st.edges, (unsigned long long) st.dangling, b->n_anoms);
         s_ready_detail (d);
+        if (b->from_snapshot) {
+            if (s_restore_anomalies (d, d->graph) > 0 && !d->pending) {
+                d->pending = true;   /* alerts arrived while loading: rebuild with them */
+                str_copy (d->pending_reason, sizeof d->pending_reason, "anomalies");
+            }
+        } else {
+            s_request_write (d);
+        }
     } else {
         metric_inc (d->m_builds_failed);
         str_copy (d->last_error, sizeof d->last_error, b->err);
@@ -186,6 +391,7 @@ s_build_done (uv_work_t *req, int status)
     }
     free (b->db_path);
     free (b->anoms);
+    free (b->snap_path);
     free (b);
     if (d->pending && !svc_stopping (d->svc)) {
         d->pending = false;
@@ -220,6 +426,15 @@ s_request_build (s_daemon_t *d, const char *reason)
         memcpy (b->anoms, d->anoms, d->n_anoms * sizeof *b->anoms);
         b->n_anoms = d->n_anoms;
     }
+    /* The snapshot is tried until the first graph exists (start-up and its
+     * retries), never for rebuilds: those follow a data change. */
+    if (d->snap_path != NULL && d->graph == NULL && (b->snap_path = str_dup (d->snap_path)) == NULL) {
+        free (b->anoms);
+        free (b->db_path);
+        free (b);
+        log_error ("graph.build_failed", "out of memory starting a graph build");
+        return;
+    }
     b->d = d;
     b->req.data = b;
     b->t0_ms = clock_mono_ms ();
@@ -228,6 +443,7 @@ s_request_build (s_daemon_t *d, const char *reason)
         log_error ("graph.build_failed", "uv_queue_work failed");
         free (b->anoms);
         free (b->db_path);
+        free (b->snap_path);
         free (b);
         return;
     }
@@ -581,8 +797,9 @@ main (int argc, char **argv)
     cfg_t *cfg = svc_cfg (svc);
     s_daemon_t d = {.svc = svc};
     atomic_init (&d.cancel, 0);
-    const char *db = NULL;
+    const char *db = NULL, *snap_dir = NULL;
     if (cfg_require (cfg, "db.path", &db) != 0
+        || cfg_str (cfg, "graph.snapshot_dir", "", &snap_dir) != 0
         || cfg_int (cfg, "graph_service.max_budget", 1000, 1, GS_MAX_BUDGET, &d.max_budget) != 0
         || cfg_int (cfg, "graph_service.debounce_ms", 250, 0, 600000, &d.debounce_ms) != 0
         || cfg_int (cfg, "graph_service.retry_ms", 3000, 100, 3600000, &d.retry_ms) != 0
@@ -593,6 +810,24 @@ main (int argc, char **argv)
         return PROC_EXIT_CONFIG;
     }
     d.db_path = str_dup (db);
+    if (snap_dir != NULL && snap_dir[0] != '\0') {
+        /* One file per database path (FNV-1a of the configured path); the
+         * header still checks the real path, device and inode. */
+        uint64_t h = 1469598103934665603ull;
+        for (const char *p = db; *p; p++) {
+            h ^= (unsigned char) *p;
+            h *= 1099511628211ull;
+        }
+        char path[PATH_MAX];
+        if (str_fmt (path, sizeof path, "%s/graph-%016llx.gsnap", snap_dir, (unsigned long long) h) != 0) {
+            log_error ("config", "graph.snapshot_dir too long: %s", snap_dir);
+            svc_destroy (&svc);
+            free (d.db_path);
+            return PROC_EXIT_CONFIG;
+        }
+        d.snap_path = str_dup (path);
+        log_info ("graph.snapshot_dir", "graph snapshots at %s", path);
+    }
     metrics_t *m = svc_metrics (svc);
     const char *lbl = "service=\"graph-service\"";
     d.m_nodes = metrics_gauge (m, "copilot_graph_nodes", "Nodes in the current graph.", lbl);
@@ -602,7 +837,11 @@ main (int argc, char **argv)
     d.m_builds_ok = metrics_counter (m, "copilot_graph_builds_total", "Graph builds that replaced the graph.", lbl);
     d.m_builds_failed = metrics_counter (m, "copilot_graph_build_failures_total", "Graph builds that failed.", lbl);
     d.m_build_seconds = metrics_histogram (m, "copilot_graph_build_duration_seconds", "Graph build time.", lbl, NULL, 0);
-    if (d.db_path == NULL || !d.m_nodes || !d.m_edges || !d.m_dangling || !d.m_anomalies || !d.m_builds_ok
+    d.m_snap_loaded = metrics_gauge (m, "copilot_graph_from_snapshot", "1 when the current graph was loaded from the snapshot.", lbl);
+    d.m_snap_current = metrics_gauge (m, "copilot_graph_snapshot_current", "1 when the current graph is saved in the snapshot.", lbl);
+    d.m_snap_written = metrics_counter (m, "copilot_graph_snapshot_writes_total", "Snapshots written.", lbl);
+    d.m_snap_rejected = metrics_counter (m, "copilot_graph_snapshot_rejects_total", "Snapshots rejected at start-up (corrupt, foreign, stale).", lbl);
+    if (d.db_path == NULL || !d.m_snap_loaded || !d.m_snap_current || !d.m_snap_written || !d.m_snap_rejected || !d.m_nodes || !d.m_edges || !d.m_dangling || !d.m_anomalies || !d.m_builds_ok
         || !d.m_builds_failed || !d.m_build_seconds) {
         log_error ("startup", "out of memory");
         free (d.db_path);
@@ -620,8 +859,12 @@ main (int argc, char **argv)
     s_request_build (&d, "start-up");
     rc = svc_run (svc);
     svc_destroy (&svc);
-    gs_graph_destroy (&d.graph);
+    /* A snapshot write still running after the drain period (it stops at its
+     * next chunk) may still read its graph: leave that one to process exit. */
+    if (d.snap_graph == NULL || (d.snap_orphan && d.snap_graph != d.graph))
+        gs_graph_destroy (&d.graph);
     free (d.anoms);
     free (d.db_path);
+    free (d.snap_path);
     return rc;
 }

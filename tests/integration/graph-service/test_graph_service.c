@@ -11,7 +11,14 @@
  *    the PUB socket the daemon's subscriber connects to), and keep sending
  *    requests meanwhile: the new node appears and no request fails.
  * 4. Publish an Alert: the anomaly node appears linked to its job.
- * 5. SIGTERM: exit status 0.
+ * 5. Snapshots (graph.snapshot_dir set): the first daemon built from SQLite
+ *    ("built" in Ping's detail) and writes the graph to the snapshot
+ *    (copilot_graph_snapshot_current 1 in Metrics). SIGTERM: exit status 0.
+ * 6. A second daemon on the same database loads the snapshot ("from
+ *    snapshot", copilot_graph_from_snapshot 1) and answers the same
+ *    Subgraph text, anomaly included (restored from the snapshot).
+ * 7. The database changes while no daemon runs: a third daemon rejects the
+ *    stale snapshot, builds from SQLite and sees the new row.
  * Exits 77 when the fixture or the binary is missing.
  */
 #include <errno.h>
@@ -156,6 +163,34 @@ s_path (bus_client_t *c, const char *from, const char *to)
     return s_call (c, req);
 }
 
+/* Ping's ready detail (empty string on failure), copied into out. */
+static void
+s_ping_detail (bus_client_t *c, char *out, size_t size)
+{
+    env_t *req = env_new ("test");
+    Copilot__V1__PingRequest *pr = env_msg_new (&copilot__v1__ping_request__descriptor);
+    env_set_body (req, COPILOT__V1__ENVELOPE__BODY_PING_REQUEST, pr);
+    env_t *r = s_call (c, req);
+    out[0] = '\0';
+    if (r && r->body_case == COPILOT__V1__ENVELOPE__BODY_PING_REPLY && r->ping_reply->detail)
+        snprintf (out, size, "%s", r->ping_reply->detail);
+    env_free (r);
+}
+
+/* True when the Metrics text contains `needle`. */
+static bool
+s_metrics_has (bus_client_t *c, const char *needle)
+{
+    env_t *req = env_new ("test");
+    Copilot__V1__MetricsRequest *mr = env_msg_new (&copilot__v1__metrics_request__descriptor);
+    env_set_body (req, COPILOT__V1__ENVELOPE__BODY_METRICS_REQUEST, mr);
+    env_t *r = s_call (c, req);
+    bool yes = r && r->body_case == COPILOT__V1__ENVELOPE__BODY_METRICS_REPLY && r->metrics_reply->text
+               && strstr (r->metrics_reply->text, needle) != NULL;
+    env_free (r);
+    return yes;
+}
+
 static int
 s_error_code (const env_t *e)
 {
@@ -217,6 +252,9 @@ main (int argc, char **argv)
     setenv ("COPILOT_GRAPH_SERVICE_RETRY_MS", "200", 1);
     setenv ("COPILOT_GRAPH_SERVICE_DEBOUNCE_MS", "50", 1);
     setenv ("COPILOT_LOG_LEVEL", "warn", 1);
+    setenv ("COPILOT_GRAPH_SNAPSHOT_DIR", dir, 1);
+    char want_text[65536] = "";
+    char detail[512];
 
     void *zctx = zmq_ctx_new ();
     pubsub_pub_t *pub = pubsub_pub_new (zctx, pub_ep, "test");
@@ -330,7 +368,70 @@ main (int argc, char **argv)
     }
     CHECK (seen);
 
-    /* 5. Orderly shutdown. */
+    /* 5. Built from SQLite, saved as a snapshot; orderly shutdown. */
+    s_ping_detail (cl, detail, sizeof detail);
+    CHECK (strstr (detail, "(built)") != NULL);
+    r = s_subgraph (cl, "job::J-FIN-DAILY", 40);
+    REQUIRE (s_error_code (r) == 0);
+    snprintf (want_text, sizeof want_text, "%s", r->subgraph_reply->text);
+    env_free (r);
+    CHECK (strstr (want_text, "anomaly::J-FIN-DAILY:2025-12-01") != NULL);
+    {
+        bool saved = false;
+        for (int k = 0; k < 100 && !saved; k++) {
+            saved = s_metrics_has (cl, "copilot_graph_snapshot_current{service=\"graph-service\"} 1");
+            if (!saved)
+                clock_sleep_ms (50);
+        }
+        CHECK (saved);
+    }
+    kill (pid, SIGTERM);
+    CHECK (waitpid (pid, &status, 0) == pid);
+    CHECK (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+    pid = -1;
+    close (fd);
+    fd = -1;
+
+    /* 6. Second start on the same database: loaded from the snapshot. */
+    pid = s_spawn (bin, ep, &fd);
+    REQUIRE (pid > 0 && s_wait_ready (fd, 10000));
+    s_ping_detail (cl, detail, sizeof detail);
+    fprintf (stderr, "second start: %s\n", detail);
+    CHECK (strstr (detail, "(from snapshot)") != NULL);
+    CHECK (s_metrics_has (cl, "copilot_graph_from_snapshot{service=\"graph-service\"} 1"));
+    r = s_subgraph (cl, "job::J-FIN-DAILY", 40);
+    REQUIRE (s_error_code (r) == 0);
+    CHECK (strcmp (r->subgraph_reply->text, want_text) == 0);
+    CHECK (r->subgraph_reply->n_nodes == 40);
+    env_free (r);
+    r = s_neighbors (cl, "job::J-GS-TEST", "", 10);
+    CHECK (s_error_code (r) == 0 && r->neighbors_reply->n_nodes == 2);
+    env_free (r);
+    kill (pid, SIGTERM);
+    CHECK (waitpid (pid, &status, 0) == pid);
+    CHECK (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+    pid = -1;
+    close (fd);
+    fd = -1;
+
+    /* 7. The database changes while stopped: the snapshot is stale. */
+    {
+        sqlite3 *h;
+        REQUIRE (sqlite3_open (db, &h) == SQLITE_OK);
+        int erc = sqlite3_exec (h, "INSERT INTO jobs VALUES ('J-GS-TEST2','OU-CHICOLA','Second Test Job','new job',NULL);",
+                                NULL, NULL, NULL);
+        sqlite3_close (h);
+        REQUIRE (erc == SQLITE_OK);
+    }
+    pid = s_spawn (bin, ep, &fd);
+    REQUIRE (pid > 0 && s_wait_ready (fd, 10000));
+    s_ping_detail (cl, detail, sizeof detail);
+    fprintf (stderr, "third start: %s\n", detail);
+    CHECK (strstr (detail, "(built)") != NULL);
+    CHECK (s_metrics_has (cl, "copilot_graph_snapshot_rejects_total{service=\"graph-service\"} 1"));
+    r = s_neighbors (cl, "job::J-GS-TEST2", "", 10);
+    CHECK (s_error_code (r) == 0 && r->neighbors_reply->n_nodes == 1);
+    env_free (r);
     kill (pid, SIGTERM);
     CHECK (waitpid (pid, &status, 0) == pid);
     CHECK (WIFEXITED (status) && WEXITSTATUS (status) == 0);
@@ -348,6 +449,13 @@ out:
         zmq_ctx_term (zctx);
     unlink (db);
     char p[300];
+    {
+        /* the snapshot file(s) the daemon wrote into dir */
+        char cmd[400];
+        snprintf (cmd, sizeof cmd, "rm -f %s/graph-*.gsnap %s/graph-*.gsnap.tmp.*", dir, dir);
+        if (system (cmd) != 0)
+            fprintf (stderr, "cleanup failed: %s\n", cmd);
+    }
     snprintf (p, sizeof p, "%s/gs.sock", dir);
     unlink (p);
     snprintf (p, sizeof p, "%s/bus-sub.sock", dir);
