@@ -319,6 +319,89 @@ WHERE u.parent_type IN ('SQL_WAREHOUSE', 'APC_CLUSTER')
 GROUP BY c.compute_id, u.parent_type, u.usage_date
 ORDER BY 3, 1, 2;
 
+-- rs_failure_day: FAILED / SKIPPED runs with an error message per (start
+-- day, normalized signature, job) — failure_signatures.sql's rows
+-- pre-grouped; cost = SUM(total_cost) of their usage rows (NULL if none).
+DROP TABLE IF EXISTS rs_failure_day;
+CREATE TABLE rs_failure_day (
+    d TEXT NOT NULL, signature TEXT NOT NULL, job_id TEXT NOT NULL, workspace_id TEXT,
+    occurrences INTEGER NOT NULL, failed_runs INTEGER NOT NULL, skipped_runs INTEGER NOT NULL,
+    first_seen TEXT, last_seen TEXT, cost REAL,
+    PRIMARY KEY (d, signature, job_id)
+) WITHOUT ROWID;
+INSERT INTO rs_failure_day
+SELECT d, signature, job_id, MIN(workspace_id), COUNT(*), SUM(run_status = 'FAILED'), SUM(run_status = 'SKIPPED'),
+       MIN(start_time), MAX(start_time), SUM(total_cost)
+FROM (
+  SELECT date(r.start_time) AS d, r.job_id, j.workspace_id, r.run_status, r.start_time, u.total_cost,
+         trim(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(
+           r.error_summary, '0', '#'), '1', '#'), '2', '#'), '3', '#'), '4', '#'), '5', '#'), '6', '#'),
+           '7', '#'), '8', '#'), '9', '#')) AS signature
+  FROM job_runs r JOIN jobs j ON j.job_id = r.job_id
+  LEFT JOIN compute_usage u ON u.parent_id = r.job_run_id AND u.parent_type = 'JOB_RUN'
+  WHERE r.run_status IN ('FAILED', 'SKIPPED') AND r.error_summary IS NOT NULL AND trim(r.error_summary) <> ''
+    AND date(r.start_time) IS NOT NULL
+)
+GROUP BY d, signature, job_id
+ORDER BY d, signature, job_id;
+
+-- rs_job_runs_all: per job over ALL runs (start date known): run counts and
+-- the median of successful durations (reliability_scorecard's median rule:
+-- mean of the two middle values). Valid for a window that covers every run
+-- (rs_rollup_state.run_min / run_max); the report guard checks that.
+DROP TABLE IF EXISTS rs_job_runs_all;
+CREATE TABLE rs_job_runs_all (
+    job_id TEXT PRIMARY KEY, workspace_id TEXT,
+    total_runs INTEGER NOT NULL, success_runs INTEGER NOT NULL, failed_runs INTEGER NOT NULL,
+    skipped_runs INTEGER NOT NULL, retry_runs INTEGER NOT NULL, median_minutes REAL
+) WITHOUT ROWID;
+INSERT INTO rs_job_runs_all
+WITH runs AS (
+  SELECT r.job_id, j.workspace_id, r.job_run_id, r.run_status, r.duration_ms
+  FROM job_runs r JOIN jobs j ON j.job_id = r.job_id WHERE date(r.start_time) IS NOT NULL
+),
+ok AS (
+  SELECT job_id, duration_ms,
+         ROW_NUMBER() OVER (PARTITION BY job_id ORDER BY duration_ms) AS rn,
+         COUNT(*) OVER (PARTITION BY job_id) AS n
+  FROM runs WHERE run_status = 'SUCCESS' AND duration_ms IS NOT NULL
+),
+med AS (SELECT job_id, AVG(duration_ms) / 60000.0 AS median_minutes FROM ok WHERE rn IN ((n + 1) / 2, (n + 2) / 2) GROUP BY job_id)
+SELECT r.job_id, MIN(r.workspace_id), COUNT(*), SUM(r.run_status = 'SUCCESS'), SUM(r.run_status = 'FAILED'),
+       SUM(r.run_status = 'SKIPPED'), SUM(r.job_run_id GLOB '*-R[0-9][0-9]'), MAX(m.median_minutes)
+FROM runs r LEFT JOIN med m ON m.job_id = r.job_id
+GROUP BY r.job_id ORDER BY r.job_id;
+
+-- rs_job_runtime: runtime_regression.sql's per (job, window) percentiles
+-- for its default parameter set — every run from the first start day to
+-- rs_rollup_state.rr_to (the latest usage date = the default as_of), recent
+-- window = the last rr_recent_days (14, the registry default) days. The
+-- report guard uses them only for exactly that parameter set.
+DROP TABLE IF EXISTS rs_job_runtime;
+CREATE TABLE rs_job_runtime (
+    job_id TEXT NOT NULL, win TEXT NOT NULL, workspace_id TEXT, n INTEGER NOT NULL, p50 REAL, p95 REAL,
+    PRIMARY KEY (job_id, win)
+) WITHOUT ROWID;
+INSERT INTO rs_job_runtime
+WITH lim AS MATERIALIZED (SELECT MAX(usage_date) AS t FROM compute_usage),
+ok AS (
+  SELECT r.job_id, j.workspace_id, r.duration_ms / 60000.0 AS mins,
+         CASE WHEN date(r.start_time) > date((SELECT t FROM lim), '-14 days') THEN 'recent' ELSE 'baseline' END AS win
+  FROM job_runs r JOIN jobs j ON j.job_id = r.job_id
+  WHERE r.run_status = 'SUCCESS' AND r.duration_ms IS NOT NULL
+    AND date(r.start_time) <= (SELECT t FROM lim)
+),
+ranked AS (
+  SELECT job_id, workspace_id, win, mins,
+         ROW_NUMBER() OVER (PARTITION BY job_id, win ORDER BY mins) AS rn,
+         COUNT(*) OVER (PARTITION BY job_id, win) AS n
+  FROM ok
+)
+SELECT job_id, win, MIN(workspace_id), MAX(n),
+       MAX(CASE WHEN rn = (n * 50 + 99) / 100 THEN mins END),
+       MAX(CASE WHEN rn = (n * 95 + 99) / 100 THEN mins END)
+FROM ranked GROUP BY job_id, win ORDER BY job_id, win;
+
 -- rs_rollup_state: which data_version these rows belong to and whether the
 -- exactness conditions (a) and (b) above hold.
 DROP TABLE IF EXISTS rs_rollup_state;
@@ -327,10 +410,15 @@ CREATE TABLE rs_rollup_state (
     built_for_version INTEGER NOT NULL,
     exact INTEGER NOT NULL,
     multi_usage_runs INTEGER NOT NULL,     -- runs with more than one JOB_RUN usage row
-    date_mismatch_rows INTEGER NOT NULL    -- JOB_RUN usage rows dated off their run's start date
+    date_mismatch_rows INTEGER NOT NULL,   -- JOB_RUN usage rows dated off their run's start date
+    run_min TEXT, run_max TEXT,            -- MIN / MAX(date(start_time)) over job_runs (rs_job_runs_all)
+    rr_to TEXT, rr_recent_days INTEGER     -- rs_job_runtime's :to and :recent_days
 );
-INSERT INTO rs_rollup_state (id, built_for_version, exact, multi_usage_runs, date_mismatch_rows)
-SELECT 1, COALESCE((SELECT version FROM data_version WHERE id = 1), 0) + 1, (a + b) = 0, a, b
+INSERT INTO rs_rollup_state (id, built_for_version, exact, multi_usage_runs, date_mismatch_rows, run_min, run_max,
+                             rr_to, rr_recent_days)
+SELECT 1, COALESCE((SELECT version FROM data_version WHERE id = 1), 0) + 1, (a + b) = 0, a, b,
+       (SELECT MIN(date(start_time)) FROM job_runs), (SELECT MAX(date(start_time)) FROM job_runs),
+       (SELECT MAX(usage_date) FROM compute_usage), 14
 FROM (SELECT (SELECT COUNT(*) FROM (SELECT parent_id FROM compute_usage WHERE parent_type = 'JOB_RUN'
                                     GROUP BY parent_id HAVING COUNT(*) > 1)) AS a,
              (SELECT COUNT(*) FROM compute_usage u JOIN job_runs r ON r.job_run_id = u.parent_id

@@ -1,0 +1,53 @@
+-- tag_showback.fast.sql — rollup variant of tag_showback.sql (same columns,
+-- order and figures): the per-job cost of the window (jc) comes from
+-- rs_job_month + edge days of rs_job_day (see job_cost.fast.sql); the tag
+-- split is the raw report's.
+WITH w AS MATERIALIZED (
+  SELECT fm, date(lm, '+1 month', '-1 day') AS le, lm
+  FROM (SELECT CASE WHEN substr(:from, 9, 2) = '01' THEN :from
+                    ELSE date(:from, 'start of month', '+1 month') END AS fm,
+               CASE WHEN :to = date(:to, 'start of month', '+1 month', '-1 day') THEN date(:to, 'start of month')
+                    ELSE date(:to, 'start of month', '-1 month') END AS lm)
+),
+b AS (
+  SELECT job_id, x_runs, cost, cost_n
+  FROM rs_job_month WHERE m >= (SELECT fm FROM w) AND m <= (SELECT lm FROM w)
+    AND (:workspace IS NULL OR workspace_id = :workspace)
+  UNION ALL
+  SELECT job_id, x_runs, cost, cost_n
+  FROM rs_job_day WHERE d >= :from AND d <= :to AND d < (SELECT fm FROM w)
+    AND (:workspace IS NULL OR workspace_id = :workspace)
+  UNION ALL
+  SELECT job_id, x_runs, cost, cost_n
+  FROM rs_job_day WHERE d >= :from AND d <= :to AND d >= (SELECT fm FROM w) AND d > (SELECT le FROM w)
+    AND (:workspace IS NULL OR workspace_id = :workspace)
+),
+jc AS (
+  SELECT b.job_id, j.tags, CASE WHEN SUM(b.cost_n) > 0 THEN SUM(b.cost) END AS cost
+  FROM b JOIN jobs j ON j.job_id = b.job_id
+  GROUP BY b.job_id
+  HAVING SUM(b.x_runs) > 0
+),
+jt AS (
+  SELECT jc.job_id, jc.cost,
+         lower(replace(trim(CASE WHEN t.type = 'text' THEN t.value ELSE t.key END), ' ', '-')) AS tag
+  FROM jc JOIN json_each(CASE WHEN json_valid(jc.tags) THEN jc.tags ELSE '[]' END) t
+  WHERE trim(CASE WHEN t.type = 'text' THEN t.value ELSE COALESCE(t.key, '') END) <> ''
+),
+tagged AS (
+  SELECT tag, COUNT(DISTINCT job_id) AS jobs, SUM(cost) AS cost_total_usd,
+         (SELECT group_concat(job_id, ', ') FROM (SELECT DISTINCT x.job_id FROM jt x WHERE x.tag = jt.tag ORDER BY x.job_id))
+           AS job_ids, 0 AS is_untagged
+  FROM jt GROUP BY tag
+),
+untagged AS (
+  SELECT '(untagged)' AS tag, COUNT(*) AS jobs, COALESCE(SUM(cost), 0.0) AS cost_total_usd,
+         (SELECT group_concat(job_id, ', ') FROM (SELECT job_id FROM jc WHERE job_id NOT IN (SELECT job_id FROM jt) ORDER BY job_id))
+           AS job_ids, 1 AS is_untagged
+  FROM jc WHERE job_id NOT IN (SELECT job_id FROM jt)
+),
+a AS (SELECT * FROM tagged UNION ALL SELECT * FROM untagged WHERE jobs > 0)
+SELECT tag, is_untagged, jobs, job_ids, cost_total_usd,
+       CAST(100.0 * cost_total_usd / NULLIF((SELECT SUM(cost) FROM jc), 0) AS REAL) AS pct_of_job_cost
+FROM a
+ORDER BY cost_total_usd DESC, tag
