@@ -310,6 +310,12 @@ void rt_index_destroy (rt_index_t **self_p);
 
 const char *rt_index_version (const rt_index_t *self);
 const char *rt_index_embedder (const rt_index_t *self);
+/* data_version of the telemetry DB the index was built from, read at the
+ * start of rt_index_build ("" when built without a DB, from documents, or
+ * from a DB without a data_version table). */
+const char *rt_index_data_version (const rt_index_t *self);
+/* Path of the telemetry DB given to rt_index_build ("" when none). */
+const char *rt_index_db_path (const rt_index_t *self);
 int rt_index_dim (const rt_index_t *self);
 /* Documents in a corpus (0 for an unknown corpus). */
 size_t rt_index_count (const rt_index_t *self, const char *corpus);

@@ -6,7 +6,8 @@
  *                    id), the FTS5 table docs_fts (external content over docs,
  *                    porter + unicode61 tokenizer) for BM25, and info(key,
  *                    value): format, embedder, dim, index_version, per-corpus
- *                    factory and count.
+ *                    factory and count, and for builds from a telemetry DB its
+ *                    data_version (read before the rows) and db_path.
  *   <corpus>.faiss   one FAISS index per corpus (telemetry, docs, runbooks),
  *                    inner product over unit vectors; vector ids = docs.id.
  *   embedder.lsa     the fitted local embedder (when embedder = lsa).
@@ -150,7 +151,7 @@ s_progress (rt_progress_fn fn, void *arg, const char *stage, size_t done, size_t
 static int
 s_write_meta (const char *path, const rt_docset_t *docs, const char *embedder, int dim,
               const char *version, const char *factories[3], const size_t counts[3],
-              rt_progress_fn progress, void *parg)
+              const char *data_version, const char *db_path, rt_progress_fn progress, void *parg)
 {
     sqlite3 *db = NULL;
     if (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
@@ -240,6 +241,11 @@ s_write_meta (const char *path, const rt_docset_t *docs, const char *embedder, i
         rc = s_info_put (db, "dim", num);
     if (rc == RT_OK)
         rc = s_info_put (db, "index_version", version);
+    /* provenance of the telemetry corpus (hot reload compares data_version) */
+    if (rc == RT_OK && data_version && *data_version)
+        rc = s_info_put (db, "data_version", data_version);
+    if (rc == RT_OK && db_path && *db_path)
+        rc = s_info_put (db, "db_path", db_path);
     for (int c = 0; c < 3 && rc == RT_OK; c++) {
         char key[64];
         str_fmt (key, sizeof key, "factory.%s", rt__corpus_names[c]);
@@ -313,9 +319,20 @@ rt_embedder_for_build (const rt_config_t *cfg, const char *const *texts, size_t 
     return NULL;
 }
 
+static int s_build_docs (rt_docset_t *docs, const char *out_dir, const rt_config_t *cfg_in,
+                         const char *data_version, const char *db_path, rt_progress_fn progress, void *parg,
+                         rt_build_stats_t *stats);
+
 int
 rt_index_build_docs (rt_docset_t *docs, const char *out_dir, const rt_config_t *cfg_in,
                      rt_progress_fn progress, void *parg, rt_build_stats_t *stats)
+{
+    return s_build_docs (docs, out_dir, cfg_in, NULL, NULL, progress, parg, stats);
+}
+
+static int
+s_build_docs (rt_docset_t *docs, const char *out_dir, const rt_config_t *cfg_in, const char *data_version,
+              const char *db_path, rt_progress_fn progress, void *parg, rt_build_stats_t *stats)
 {
     rt_config_t defcfg;
     if (!cfg_in) {
@@ -450,7 +467,7 @@ rt_index_build_docs (rt_docset_t *docs, const char *out_dir, const rt_config_t *
         goto fail;
     str_fmt (path, sizeof path, "%s/meta.sqlite", tmp);
     rc = s_write_meta (path, docs, rt_embedder_name (emb), dim, st.index_version, factories, counts,
-                       progress, parg);
+                       data_version, db_path, progress, parg);
     if (rc < 0)
         goto fail;
     st.seconds_index = t_add + (rt__now_s () - t1);
@@ -501,6 +518,23 @@ done:
     return rc;
 }
 
+/* data_version.version of the telemetry DB ("" when the table is absent). */
+static void
+s_db_data_version (const char *db_path, char *out, size_t size)
+{
+    out[0] = '\0';
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_open_v2 (db_path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+        sqlite3_busy_timeout (db, 5000);
+        if (sqlite3_prepare_v2 (db, "SELECT version FROM data_version WHERE id = 1", -1, &st, NULL) == SQLITE_OK
+            && sqlite3_step (st) == SQLITE_ROW && sqlite3_column_type (st, 0) != SQLITE_NULL)
+            str_fmt (out, size, "%lld", (long long) sqlite3_column_int64 (st, 0));
+    }
+    sqlite3_finalize (st);
+    sqlite3_close_v2 (db);
+}
+
 int
 rt_index_build (const char *db_path, const char *out_dir, const rt_config_t *cfg_in,
                 rt_progress_fn progress, void *parg, rt_build_stats_t *stats)
@@ -518,7 +552,12 @@ rt_index_build (const char *db_path, const char *out_dir, const rt_config_t *cfg
     int rc = RT_OK;
     size_t max = (size_t) (cfg->chunk_max > 0 ? cfg->chunk_max : 1000);
     size_t ov = (size_t) (cfg->chunk_overlap >= 0 ? cfg->chunk_overlap : 150);
+    char dv[32] = "";
     if (db_path) {
+        /* read BEFORE the rows: a change during the build makes the recorded
+         * version older than the data, never newer (a later data.changed
+         * then triggers another reload) */
+        s_db_data_version (db_path, dv, sizeof dv);
         s_progress (progress, parg, "telemetry corpus", 0, 1);
         rc = rt_telemetry_load (db_path, &cfg->telemetry, docs);
         s_progress (progress, parg, "telemetry corpus", 1, 1);
@@ -532,7 +571,7 @@ rt_index_build (const char *db_path, const char *out_dir, const rt_config_t *cfg
     if (rc == RT_OK) {
         rt_build_stats_t st = {0};
         st.seconds_load = rt__now_s () - t0;
-        rc = rt_index_build_docs (docs, out_dir, cfg, progress, parg, &st);
+        rc = s_build_docs (docs, out_dir, cfg, dv, db_path, progress, parg, &st);
         if (rc == RT_OK && stats)
             *stats = st;
     }
@@ -551,6 +590,8 @@ struct _rt_index_t {
     int rrf_k;
     char version[64];
     char embedder[160];
+    char data_version[32];
+    char db_path[1024];
     size_t counts[3];
     sqlite3_int64 ndocs;
     char **doc_ids;   /* doc_ids[id - 1], for tie-breaks without a query */
@@ -617,6 +658,10 @@ rt_index_open (const char *dir, const rt_config_t *cfg_in)
     }
     s_info_get (self->db, "embedder", self->embedder, sizeof self->embedder);
     s_info_get (self->db, "index_version", self->version, sizeof self->version);
+    if (s_info_get (self->db, "data_version", self->data_version, sizeof self->data_version) != RT_OK)
+        self->data_version[0] = '\0';
+    if (s_info_get (self->db, "db_path", self->db_path, sizeof self->db_path) != RT_OK)
+        self->db_path[0] = '\0';
     s_info_get (self->db, "dim", val, sizeof val);
     if (str_to_int (val, 1, 65536, &self->dim) != 0) {
         rt__fail (RT_E_FORMAT, "%s: bad dim '%s' in index info", dir, val);
@@ -789,6 +834,18 @@ const char *
 rt_index_version (const rt_index_t *self)
 {
     return self ? self->version : "";
+}
+
+const char *
+rt_index_data_version (const rt_index_t *self)
+{
+    return self ? self->data_version : "";
+}
+
+const char *
+rt_index_db_path (const rt_index_t *self)
+{
+    return self ? self->db_path : "";
 }
 
 const char *
