@@ -198,9 +198,18 @@ typedef struct {
     int dim;                /* expected dimension; 0 = learn from the first reply */
     int batch;              /* texts per request (default 64) */
     int timeout_ms;         /* per request (default 30000) */
+    int max_retries;        /* retries of a batch answered 429 or 5xx (default 2; < 0 = none) */
+    int retry_base_ms;      /* back-off before retry i: base << i, unless the reply says
+                               Retry-After / retry-after-ms (default 500) */
 } rt_openai_opts_t;
 
-/* Creates the client (no network traffic yet). Strings are copied. */
+/* Creates the client (no network traffic yet). Strings are copied. Errors
+ * of rt_embedder_embed / rt_embedder_prepare with this client: HTTP 401/403
+ * "rejected the API key", 429 "rate limited" and 5xx "server error" (both
+ * after the retries) are RT_E_EMBED; a timeout ("timed out after N ms") and
+ * other transport failures are RT_E_HTTP; a reply with a wrong count, a bad
+ * or repeated "index" or non-numbers is RT_E_FORMAT. Vectors are placed by
+ * each item's "index", not by reply order. */
 rt_embedder_t *rt_embedder_openai_new (const rt_openai_opts_t *opts);
 
 /* Embeds `n` texts into out[n * dim], each vector unit-norm (an all-zero

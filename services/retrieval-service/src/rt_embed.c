@@ -39,7 +39,8 @@
 
 /* Implemented in rt_openai.c. */
 int rt__openai_embed (const char *base_url, const char *api_key, const char *model, int timeout_ms,
-                      const char *const *texts, size_t n, int expect_dim, float *out, int *dim_out);
+                      int max_retries, int retry_base_ms, const char *const *texts, size_t n,
+                      int expect_dim, float *out, int *dim_out);
 
 enum { KIND_LSA = 1, KIND_OPENAI = 2 };
 enum { G_WORD = 0, G_BIGRAM = 1, G_CHAR = 2, G_COMPOUND = 3 };
@@ -56,7 +57,7 @@ struct _rt_embedder_t {
     float *proj; /* nfeat x dim */
     /* openai */
     char *base_url, *api_key, *model;
-    int batch, timeout_ms;
+    int batch, timeout_ms, max_retries, retry_base_ms;
 };
 
 /* ------------------------------------------------------------------------ */
@@ -976,6 +977,8 @@ rt_embedder_openai_new (const rt_openai_opts_t *opts)
     e->model = str_dup (opts->model);
     e->batch = opts->batch > 0 ? opts->batch : 64;
     e->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : 30000;
+    e->max_retries = opts->max_retries < 0 ? 0 : opts->max_retries > 0 ? opts->max_retries : 2;
+    e->retry_base_ms = opts->retry_base_ms > 0 ? opts->retry_base_ms : 500;
     if (str_fmt (e->name, sizeof e->name, "openai:%s", opts->model) != 0 || !e->base_url
         || !e->api_key || !e->model) {
         rt__fail (RT_E_ARG, "openai embedder: model name too long or out of memory");
@@ -999,7 +1002,8 @@ rt_embedder_embed (rt_embedder_t *self, const char *const *texts, size_t n, floa
             size_t cnt = n - off < (size_t) self->batch ? n - off : (size_t) self->batch;
             int dim = 0;
             int rc = rt__openai_embed (self->base_url, self->api_key, self->model, self->timeout_ms,
-                                       texts + off, cnt, self->dim, out + off * (size_t) self->dim, &dim);
+                                       self->max_retries, self->retry_base_ms, texts + off, cnt, self->dim,
+                                       out + off * (size_t) self->dim, &dim);
             if (rc < 0)
                 return rc;
         }
@@ -1067,8 +1071,8 @@ rt_embedder_prepare (rt_embedder_t *self)
         return RT_OK;
     const char *probe[1] = {"dimension probe"};
     int dim = 0;
-    int rc = rt__openai_embed (self->base_url, self->api_key, self->model, self->timeout_ms, probe, 1,
-                               0, NULL, &dim);
+    int rc = rt__openai_embed (self->base_url, self->api_key, self->model, self->timeout_ms,
+                               self->max_retries, self->retry_base_ms, probe, 1, 0, NULL, &dim);
     if (rc < 0)
         return rc;
     self->dim = dim;

@@ -9,14 +9,32 @@
  * message (provider error text is scrubbed of it) and wiped on destroy.
  * A curl handle per call keeps the function reentrant; embedding is not on
  * a hot path where connection reuse would matter (queries embed one text).
+ *
+ * Failures are specific, so an operator knows what to fix:
+ *   401/403      RT_E_EMBED "rejected the API key" (never retried)
+ *   429          RT_E_EMBED "rate limited", retried up to max_retries times
+ *                after Retry-After / retry-after-ms (a wait above 20 s is not
+ *                waited for: the error says how long the provider wants)
+ *   5xx          RT_E_EMBED "server error", retried like 429 with exponential
+ *                back-off from retry_base_ms when no Retry-After is given
+ *   other 4xx    RT_E_EMBED with the provider's message (never retried)
+ *   timeout      RT_E_HTTP "timed out after N ms" (not retried: the next
+ *                batch would likely wait as long)
+ *   transport    RT_E_HTTP with curl's reason (connection refused, DNS...)
+ *   reply        RT_E_FORMAT (not JSON, wrong count, bad index, non-number)
+ *   dimension    RT_E_DIM naming the model, the reply's and the expected one
+ * Retries only ever repeat the same idempotent request.
  */
 #include "rt_internal.h"
+
+#include "clock.h"
 
 #include <curl/curl.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define RT_OPENAI_MAX_REPLY (64u << 20)
 
@@ -53,9 +71,43 @@ s_scrub (const char *msg, const char *secret, char *out, size_t size)
     out[o] = '\0';
 }
 
+typedef struct {
+    long retry_after_ms; /* -1 when the reply had none */
+} s_hdrs_t;
+
+static size_t
+s_header (char *data, size_t size, size_t nmemb, void *arg)
+{
+    s_hdrs_t *h = arg;
+    size_t n = size * nmemb;
+    static const char *const names[] = {"retry-after-ms:", "retry-after:", NULL};
+    for (int k = 0; names[k]; k++) {
+        size_t nl = strlen (names[k]);
+        if (n <= nl || strncasecmp (data, names[k], nl) != 0)
+            continue;
+        char v[32];
+        size_t a = nl, b = n;
+        while (a < b && (data[a] == ' ' || data[a] == '\t'))
+            a++;
+        while (b > a && (data[b - 1] == '\r' || data[b - 1] == '\n' || data[b - 1] == ' '))
+            b--;
+        if (b - a == 0 || b - a >= sizeof v)
+            break;
+        memcpy (v, data + a, b - a);
+        v[b - a] = '\0';
+        int64_t x = 0;
+        /* an HTTP date instead of seconds is not parsed: back-off applies */
+        if (str_to_i64 (v, &x) == 0 && x >= 0)
+            h->retry_after_ms = k == 0 ? (long) (x > 86400000 ? 86400000 : x) : (long) (x > 86400 ? 86400000 : x * 1000);
+        break;
+    }
+    return n;
+}
+
 int
 rt__openai_embed (const char *base_url, const char *api_key, const char *model, int timeout_ms,
-                  const char *const *texts, size_t n, int expect_dim, float *out, int *dim_out)
+                  int max_retries, int retry_base_ms, const char *const *texts, size_t n,
+                  int expect_dim, float *out, int *dim_out)
 {
     pthread_once (&s_once, s_global_init);
     if (n == 0)
@@ -93,6 +145,7 @@ rt__openai_embed (const char *base_url, const char *api_key, const char *model, 
         goto done;
     }
     hdrs = curl_slist_append (hdrs, "Content-Type: application/json");
+    hdrs = curl_slist_append (hdrs, "Expect:"); /* no 100-continue round trip for big batches */
     if (api_key && *api_key) {
         if (str_fmt (auth, sizeof auth, "Authorization: Bearer %s", api_key) != 0) {
             rc = rt__fail (RT_E_ARG, "API key too long");
@@ -111,17 +164,33 @@ rt__openai_embed (const char *base_url, const char *api_key, const char *model, 
     curl_easy_setopt (h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
     curl_easy_setopt (h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt (h, CURLOPT_USERAGENT, "copilot-retrieval/" COPILOT_VERSION);
-    CURLcode cc = curl_easy_perform (h);
-    if (cc != CURLE_OK) {
-        rc = rt__fail (cc == CURLE_WRITE_ERROR ? RT_E_TOOBIG : RT_E_HTTP,
-                       "embeddings request to %s failed: %s", url, curl_easy_strerror (cc));
-        goto done;
-    }
+    s_hdrs_t hd;
+    curl_easy_setopt (h, CURLOPT_HEADERFUNCTION, s_header);
+    curl_easy_setopt (h, CURLOPT_HEADERDATA, &hd);
     long status = 0;
-    curl_easy_getinfo (h, CURLINFO_RESPONSE_CODE, &status);
     json_error_t jerr;
-    doc = json_loadb (buf_data (reply), buf_len (reply), 0, &jerr);
-    if (status != 200) {
+    if (max_retries < 0)
+        max_retries = 0;
+    for (int attempt = 0;; attempt++) {
+        buf_reset (reply);
+        hd.retry_after_ms = -1;
+        json_decref (doc);
+        doc = NULL;
+        CURLcode cc = curl_easy_perform (h);
+        if (cc == CURLE_OPERATION_TIMEDOUT) {
+            rc = rt__fail (RT_E_HTTP, "embeddings request to %s timed out after %d ms (model %s, %zu input(s))",
+                           url, timeout_ms, model, n);
+            goto done;
+        }
+        if (cc != CURLE_OK) {
+            rc = rt__fail (cc == CURLE_WRITE_ERROR ? RT_E_TOOBIG : RT_E_HTTP,
+                           "embeddings request to %s failed: %s", url, curl_easy_strerror (cc));
+            goto done;
+        }
+        curl_easy_getinfo (h, CURLINFO_RESPONSE_CODE, &status);
+        doc = json_loadb (buf_data (reply), buf_len (reply), 0, &jerr);
+        if (status == 200)
+            break;
         const char *msg = "";
         json_t *e = doc ? json_object_get (doc, "error") : NULL;
         if (e && json_is_object (e) && json_is_string (json_object_get (e, "message")))
@@ -130,8 +199,30 @@ rt__openai_embed (const char *base_url, const char *api_key, const char *model, 
             msg = json_string_value (e);
         char clean[300];
         s_scrub (msg, api_key, clean, sizeof clean);
-        rc = rt__fail (RT_E_EMBED, "embeddings API %s returned HTTP %ld%s%s", url, status,
-                       *clean ? ": " : "", clean);
+        bool retryable = status == 429 || status >= 500;
+        long wait = hd.retry_after_ms >= 0 ? hd.retry_after_ms
+                                           : (long) retry_base_ms << (attempt < 10 ? attempt : 10);
+        if (retryable && attempt < max_retries && wait <= 20000) {
+            clock_sleep_ms (wait);
+            continue;
+        }
+        char tries[96] = "";
+        if (retryable && attempt > 0)
+            str_fmt (tries, sizeof tries, " after %d attempts", attempt + 1);
+        if (retryable && attempt < max_retries)
+            str_fmt (tries, sizeof tries, "; the provider asks to retry after %ld ms", wait);
+        const char *sep = *clean ? ": " : "";
+        if (status == 401 || status == 403)
+            rc = rt__fail (RT_E_EMBED, "embeddings API %s rejected the API key (HTTP %ld)%s%s; check "
+                           "retrieval.openai.api_key / OPENAI_API_KEY", url, status, sep, clean);
+        else if (status == 429)
+            rc = rt__fail (RT_E_EMBED, "embeddings API %s rate limited the request (HTTP 429)%s%s%s; retry "
+                           "later or lower the request rate", url, tries, sep, clean);
+        else if (status >= 500)
+            rc = rt__fail (RT_E_EMBED, "embeddings API %s server error (HTTP %ld)%s%s%s", url, status, tries,
+                           sep, clean);
+        else
+            rc = rt__fail (RT_E_EMBED, "embeddings API %s returned HTTP %ld%s%s", url, status, sep, clean);
         goto done;
     }
     if (!doc) {
