@@ -5,7 +5,9 @@
  * Usage: fake-provider [--port N] [--require-key KEY]
  *   Prints "READY port=<n>" on stdout once listening (port 0 = any free port).
  *   POST .../chat/completions   the completion API
- *   GET  /__stats               {"requests":N,"by_model":{...},"last":{...}}
+ *   GET  /__stats               {"requests":N,"by_model":{...},"last":{...},
+ *                               "inflight":N,"max_inflight":N} (completion
+ *                               requests being answered now / at most at once)
  *
  * Fault script: the request's "model" is "fake/<step>+<step>+...[#tag]".
  * The n-th request for one exact model string plays step n; after the last
@@ -57,6 +59,7 @@
 static pthread_mutex_t s_mu = PTHREAD_MUTEX_INITIALIZER;
 static json_t *s_counts;      /* model -> count */
 static long s_requests;
+static long s_inflight, s_max_inflight;
 static json_t *s_last;        /* last request summary */
 static const char *s_require_key;
 
@@ -375,7 +378,8 @@ static void
 s_stats (int fd)
 {
     pthread_mutex_lock (&s_mu);
-    json_t *r = json_pack ("{s:I, s:O, s:O?}", "requests", (json_int_t) s_requests, "by_model", s_counts, "last", s_last);
+    json_t *r = json_pack ("{s:I, s:O, s:O?, s:I, s:I}", "requests", (json_int_t) s_requests, "by_model", s_counts, "last",
+                           s_last, "inflight", (json_int_t) s_inflight, "max_inflight", (json_int_t) s_max_inflight);
     pthread_mutex_unlock (&s_mu);
     char *b = json_dumps (r, JSON_COMPACT | JSON_SORT_KEYS);
     s_respond_json (fd, 200, "OK", NULL, b ? b : "{}");
@@ -456,8 +460,16 @@ s_conn (void *arg)
     free (body);
     if (req == NULL || strcmp (method, "POST") != 0)
         s_error (fd, 400, "Bad Request", NULL, "expected a POST with a JSON body");
-    else
+    else {
+        pthread_mutex_lock (&s_mu);
+        if (++s_inflight > s_max_inflight)
+            s_max_inflight = s_inflight;
+        pthread_mutex_unlock (&s_mu);
         s_handle (fd, path, has_auth ? auth : NULL, req);
+        pthread_mutex_lock (&s_mu);
+        s_inflight--;
+        pthread_mutex_unlock (&s_mu);
+    }
     json_decref (req);
 done:
     free (buf);
