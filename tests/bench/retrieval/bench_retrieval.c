@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <zmq.h>
@@ -31,7 +32,17 @@
 #include "rt.h"
 #include "rt_proc.h" /* tests/integration/retrieval */
 
-static const char *const s_vocab[] = {
+/* ---- deterministic synthetic corpus ------------------------------------- *
+ * Seeded (RT_BENCH_SEED, default 42) xorshift64; the same seed and N give
+ * byte-identical documents. Vocabulary mix per document, like the telemetry
+ * corpus: a typed header (run/event/query/usage/eviction) naming entities
+ * drawn from fixed populations (5000 jobs, 800 compute resources, 300 users,
+ * 20 workspaces; job popularity Zipf-like), 30 Databricks domain terms
+ * (Zipf over the list), error classes, then 8..40 free-text words of which
+ * ~70% come from the domain list and ~30% from a long tail of 20000
+ * generated pseudo-words (syllable compounds, Zipf over the tail) — so
+ * terms range from in-most-documents to in-a-handful, as in real text. */
+static const char *const s_domain[] = {
     "cluster", "spot", "eviction", "autoscaling", "warehouse", "query", "timeout", "memory", "driver",
     "executor", "shuffle", "spill", "photon", "serverless", "pool", "instance", "capacity", "retry",
     "failure", "cost", "dbu", "sku", "delta", "merge", "ingestion", "pipeline", "dashboard", "refresh",
@@ -39,15 +50,24 @@ static const char *const s_vocab[] = {
     "worker", "partition", "skew", "broadcast", "join", "aggregation", "schema", "upstream", "downstream",
     "sla", "deadline", "on-demand", "fallback", "interruption", "zone", "region", "storage", "cache",
     "notebook", "job", "run", "task", "concurrency", "queue", "scaling", "idle", "terminate", "start",
-    "config", "change", "rollback", "anomaly", "spike", "forecast", "usage", "billing", "price", NULL};
+    "config", "change", "rollback", "anomaly", "spike", "forecast", "usage", "billing", "price",
+    "checkpoint", "stream", "watermark", "vacuum", "optimize", "zorder", "compaction", "cluster-policy",
+    "init-script", "library", "runtime", "upgrade", "heap", "garbage", "collection", "oom", "disk",
+    "throughput", "bottleneck", "stage", "straggler", "speculation", "quota", "throttle", "network",
+    "credential", "permission", "token", "secret", "catalog", "lineage", "table", "view", "model",
+    "feature", "inference", "batch", "realtime", "kafka", "autoloader", "ml", "experiment", NULL};
+static const char *const s_errors[] = {"OutOfMemoryError", "SparkException", "TimeoutException",
+                                       "SpotInstanceTermination", "DriverUnresponsive", "FileNotFound",
+                                       "ConcurrentModification", "QuotaExceeded", "none", "none", "none", NULL};
+static const char *const s_types[] = {"jobrun", "jobrun", "jobrun", "event", "event", "query", "usage", "eviction"};
+static const char *const s_status[] = {"SUCCESS", "SUCCESS", "SUCCESS", "SUCCESS", "FAILED", "SKIPPED", "TIMEDOUT"};
+static const char *const s_syll[] = {"ka", "lo", "mi", "ne", "ru", "sa", "ti", "vo", "ze", "bar", "cor", "dun",
+                                     "fel", "gra", "hix", "jor", "kel", "lum", "mor", "nix", "pra", "qua", "ros",
+                                     "sel", "tor", "ul", "vin", "wex", "yor", "zan", "ble", "cri"};
+#define TAIL 20000
+static char s_tail[TAIL][16];
 
-static const char *const s_queries[] = {
-    "spot eviction capacity failure", "warehouse idle cost spike", "driver memory spill skew",
-    "which job failed with a timeout", "gpu training capacity", "autoscaling queue workers",
-    "how do pools reduce start time", "cascading upstream failure", "photon cost dbu",
-    "configuration change rollback", NULL};
-
-static uint64_t s_rng = 0x9E3779B97F4A7C15ULL;
+static uint64_t s_rng = 42;
 static uint64_t
 s_next (void)
 {
@@ -56,33 +76,72 @@ s_next (void)
     s_rng ^= s_rng << 17;
     return s_rng;
 }
+static double
+s_unit (void)
+{
+    return (double) (s_next () >> 11) / 9007199254740992.0;
+}
+/* Zipf-like index in [0, n): u^3 concentrates mass on the first items */
+static size_t
+s_zipf (size_t n)
+{
+    double u = s_unit ();
+    size_t k = (size_t) (u * u * u * (double) n);
+    return k < n ? k : n - 1;
+}
+
+static size_t s_ndomain;
+
+static void
+s_vocab_init (uint64_t seed)
+{
+    s_rng = seed ? seed : 42;
+    for (s_ndomain = 0; s_domain[s_ndomain]; s_ndomain++)
+        ;
+    size_t ns = sizeof s_syll / sizeof s_syll[0];
+    for (size_t i = 0; i < TAIL; i++) {
+        /* 2..4 syllables from the word number: distinct, pronounceable */
+        size_t x = i, n = 0;
+        char *w = s_tail[i];
+        int parts = 2 + (int) (i % 3);
+        for (int p = 0; p < parts; p++) {
+            const char *sy = s_syll[x % ns];
+            x /= ns;
+            for (const char *c = sy; *c && n < sizeof s_tail[i] - 1; c++)
+                w[n++] = *c;
+        }
+        w[n] = '\0';
+    }
+}
 
 static int
 s_synthetic (size_t n, rt_docset_t *ds)
 {
-    size_t nv = 0;
-    while (s_vocab[nv])
-        nv++;
-    static const char *const status[] = {"SUCCESS", "SUCCESS", "SUCCESS", "FAILED", "SKIPPED"};
     buf_t *t = buf_new (8192);
-    char id[64], ents[160], title[128];
+    char id[64], ents[200], title[160];
     for (size_t i = 0; i < n; i++) {
         buf_reset (t);
-        unsigned job = (unsigned) (s_next () % 500);
-        const char *st = status[s_next () % 5];
-        snprintf (id, sizeof id, "jobrun::SYN-%08zu", i);
-        snprintf (ents, sizeof ents, "jobrun::SYN-%08zu job::J-SYN-%03u", i, job);
-        snprintf (title, sizeof title, "J-SYN-%03u run %zu (%s)", job, i, st);
-        buf_printf (t, "Job Run: SYN-%08zu\nJob ID: J-SYN-%03u\nStatus: %s\nDuration: %llu ms\nNotes:", i, job, st,
-                    (unsigned long long) (s_next () % 10000000));
-        int words = 12 + (int) (s_next () % 30);
+        const char *type = s_types[s_next () % 8];
+        unsigned job = (unsigned) s_zipf (5000), comp = (unsigned) (s_next () % 800);
+        unsigned user = (unsigned) (s_next () % 300), ws = (unsigned) (s_next () % 20);
+        const char *st = s_status[s_next () % 7];
+        const char *err = strcmp (st, "SUCCESS") == 0 ? "none" : s_errors[s_next () % 11];
+        snprintf (id, sizeof id, "%s::SYN-%08zu", type, i);
+        snprintf (ents, sizeof ents, "%s job::J-SYN-%04u compute::C-SYN-%03u user::u%03u@syn.example "
+                  "workspace::WS-%02u", id, job, comp, user, ws);
+        snprintf (title, sizeof title, "%s SYN-%08zu of J-SYN-%04u (%s)", type, i, job, st);
+        buf_printf (t, "%s SYN-%08zu\nJob: J-SYN-%04u on compute C-SYN-%03u (workspace WS-%02u) by user "
+                       "u%03u\nStatus: %s, error: %s\nDuration: %llu s, cost %.2f USD, %llu DBU\nNotes:",
+                    type, i, job, comp, ws, user, st, err, (unsigned long long) (s_next () % 20000),
+                    (double) (s_next () % 500000) / 100.0, (unsigned long long) (s_next () % 900));
+        int words = 8 + (int) (s_next () % 33);
         for (int w = 0; w < words; w++) {
-            /* Zipf-like: square of a uniform index favours the first words */
-            double u = (double) (s_next () >> 11) / 9007199254740992.0;
-            size_t k = (size_t) (u * u * (double) nv);
-            buf_printf (t, " %s", s_vocab[k < nv ? k : nv - 1]);
+            if (s_next () % 10 < 7)
+                buf_printf (t, " %s", s_domain[s_zipf (s_ndomain)]);
+            else
+                buf_printf (t, " %s", s_tail[s_zipf (TAIL)]);
         }
-        rt_doc_t d = {.doc_id = id, .corpus = "telemetry", .type = "jobrun", .title = title,
+        rt_doc_t d = {.doc_id = id, .corpus = "telemetry", .type = type, .title = title,
                       .text = buf_data (t), .entity_ids = ents};
         if (rt_docset_add (ds, &d) != RT_OK) {
             buf_destroy (&t);
@@ -93,7 +152,19 @@ s_synthetic (size_t n, rt_docset_t *ds)
     return 0;
 }
 
+/* Query mix: domain-only questions, entity references, tail words. */
+static const char *const s_queries[] = {
+    "spot eviction capacity failure", "warehouse idle cost spike", "driver memory spill skew",
+    "which job failed with a timeout", "gpu training capacity", "autoscaling queue workers",
+    "how do pools reduce start time", "cascading upstream failure", "photon cost dbu",
+    "configuration change rollback", "J-SYN-0042 failed OutOfMemoryError", "C-SYN-317 spot interruption",
+    "kafka stream watermark checkpoint", "vacuum optimize zorder compaction delta table",
+    "kalomi nerusa throughput", "permission token secret catalog", NULL};
+#define NQUERIES 16
+
 /* ---- QPS through the router --------------------------------------------- */
+
+static int s_inflight = 16;
 
 typedef struct {
     long replies, errors;
@@ -129,10 +200,10 @@ s_qps (const char *ep, int seconds, qstats_t *out)
     int64_t t0 = clock_mono_ms (), end = t0 + (int64_t) seconds * 1000;
     unsigned i = 0;
     while (clock_mono_ms () < end) {
-        while (bus_client_pending (c) < 16) {
+        while ((int) bus_client_pending (c) < s_inflight) {
             env_t *req = env_new ("bench");
             Copilot__V1__SearchRequest *sr = env_msg_new (&copilot__v1__search_request__descriptor);
-            env_set_str (&sr->query, s_queries[i++ % 10]);
+            env_set_str (&sr->query, s_queries[i++ % NQUERIES]);
             sr->k = 10;
             env_set_body (req, COPILOT__V1__ENVELOPE__BODY_SEARCH_REQUEST, sr);
             int rc = bus_client_send (c, req, 30000, BUS_CALL_IDEMPOTENT, on_reply, NULL);
@@ -149,6 +220,30 @@ s_qps (const char *ep, int seconds, qstats_t *out)
     zmq_ctx_term (ctx);
     *out = s_q;
     return (double) done / elapsed;
+}
+
+/* Peak resident set of a process in MiB (VmHWM), -1 when unknown. */
+static double
+s_vmhwm_mib (pid_t pid)
+{
+    char path[64], line[256];
+    snprintf (path, sizeof path, "/proc/%ld/status", (long) pid);
+    FILE *f = fopen (path, "r");
+    double v = -1;
+    if (!f)
+        return v;
+    while (fgets (line, sizeof line, f))
+        if (strncmp (line, "VmHWM:", 6) == 0)
+            v = strtod (line + 6, NULL) / 1024.0;
+    fclose (f);
+    return v;
+}
+
+static int
+s_env_int (const char *name, int def)
+{
+    const char *v = getenv (name);
+    return v && *v ? (int) strtol (v, NULL, 10) : def;
 }
 
 static int
@@ -185,15 +280,27 @@ main (int argc, char **argv)
     /* 1. build */
     rt_config_t cfg;
     rt_config_defaults (&cfg);
-    if (getenv ("RT_BENCH_THREADS"))
-        cfg.threads = (int) strtol (getenv ("RT_BENCH_THREADS"), NULL, 10);
-    if (getenv ("RT_BENCH_DIM"))
-        cfg.dim = (int) strtol (getenv ("RT_BENCH_DIM"), NULL, 10);
+    cfg.threads = s_env_int ("RT_BENCH_THREADS", cfg.threads);
+    cfg.dim = s_env_int ("RT_BENCH_DIM", cfg.dim);
+    cfg.lsa.dim = cfg.dim > 0 ? cfg.dim : cfg.lsa.dim;
+    cfg.lsa.fit_sample = s_env_int ("RT_BENCH_FIT_SAMPLE", cfg.lsa.fit_sample);
+    cfg.hnsw_m = s_env_int ("RT_BENCH_HNSW_M", cfg.hnsw_m);
+    cfg.ef_construction = s_env_int ("RT_BENCH_EF_CONSTRUCTION", cfg.ef_construction);
+    cfg.ef_search = s_env_int ("RT_BENCH_EF_SEARCH", cfg.ef_search);
+    uint64_t seed = (uint64_t) s_env_int ("RT_BENCH_SEED", 42);
+    int clients = s_env_int ("RT_BENCH_INFLIGHT", 16);
+    s_inflight = clients > 0 ? clients : 16;
+    printf ("params: %s, dim %d, lsa fit sample %d, flat_max %d, hnsw M %d efConstruction %d efSearch %d, "
+            "build threads %d, seed %llu, %d searches in flight, %d s per QPS phase\n",
+            synthetic ? "synthetic" : db, cfg.dim, cfg.lsa.fit_sample, cfg.flat_max, cfg.hnsw_m,
+            cfg.ef_construction, cfg.ef_search, cfg.threads, (unsigned long long) seed, s_inflight, seconds);
+    fflush (stdout);
     rt_build_stats_t st = {0};
     int64_t t0 = clock_mono_ms ();
     int rc;
     if (synthetic) {
         rt_docset_t *ds = rt_docset_new ();
+        s_vocab_init (seed);
         if (s_synthetic (nsyn, ds) != 0 || rt_corpus_load_builtin (1000, 150, ds, ds) != RT_OK) {
             fprintf (stderr, "corpus: %s\n", rt_last_error ());
             return 1;
@@ -213,7 +320,11 @@ main (int argc, char **argv)
             "(corpus %.1f s, fit+embed %.1f s, index %.1f s), threads %d\n",
             st.docs[0], st.docs[1], st.docs[2], st.dim, (double) st.bytes / 1048576.0, build_s, st.seconds_load,
             st.seconds_embed, st.seconds_index, cfg.threads);
-
+    struct rusage ru;
+    getrusage (RUSAGE_SELF, &ru);
+    double build_rss = (double) ru.ru_maxrss / 1024.0;
+    printf ("build peak RSS %.0f MiB (the whole bench process: corpus in memory + build)\n", build_rss);
+    fflush (stdout);
     /* 2. in-process latency */
     rt_index_t *ix = rt_index_open (idx, &cfg);
     if (!ix) {
@@ -227,7 +338,7 @@ main (int argc, char **argv)
     struct timespec c0, c1;
     clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &c0);
     for (int i = 0; i < NLAT; i++) {
-        rt_query_t q = {.query = s_queries[i % 10], .k = 10};
+        rt_query_t q = {.query = s_queries[i % NQUERIES], .k = 10};
         rt_result_t *res = NULL;
         int64_t a = clock_mono_ns ();
         rt_index_search (ix, &q, &res);
@@ -280,11 +391,17 @@ main (int argc, char **argv)
     while (ping_workers (rep) < 2 && clock_mono_ms () < end)
         clock_sleep_ms (50);
     qps2 = s_qps (rep, seconds, &q2);
+    double rss_w1 = s_vmhwm_mib (w1.pid), rss_w2 = s_vmhwm_mib (w2.pid);
+    double tot2 = (double) (q2.by_w1 + q2.by_w2);
     printf ("router QPS: 1 replica %.0f (%ld errors); 2 replicas %.0f (%ld errors; w1 %ld, w2 %ld); ratio %.2f\n",
             qps1, q1.errors, qps2, q2.errors, q2.by_w1, q2.by_w2, qps1 > 0 ? qps2 / qps1 : 0.0);
-    printf ("BENCH retrieval docs=%zu build_s=%.1f index_mib=%.1f p50_ms=%.2f qps1=%.0f qps2=%.0f ratio=%.2f\n",
-            st.docs[0] + st.docs[1] + st.docs[2], build_s, (double) st.bytes / 1048576.0, lat[NLAT / 2], qps1, qps2,
-            qps1 > 0 ? qps2 / qps1 : 0.0);
+    printf ("per replica with 2: w1 %.0f QPS, w2 %.0f QPS; replica peak RSS w1 %.0f MiB, w2 %.0f MiB; nproc %ld\n",
+            tot2 > 0 ? qps2 * (double) q2.by_w1 / tot2 : 0.0, tot2 > 0 ? qps2 * (double) q2.by_w2 / tot2 : 0.0,
+            rss_w1, rss_w2, sysconf (_SC_NPROCESSORS_ONLN));
+    printf ("BENCH retrieval docs=%zu build_s=%.1f build_rss_mib=%.0f index_mib=%.1f p50_ms=%.2f qps1=%.0f "
+            "qps2=%.0f ratio=%.2f\n",
+            st.docs[0] + st.docs[1] + st.docs[2], build_s, build_rss, (double) st.bytes / 1048576.0, lat[NLAT / 2],
+            qps1, qps2, qps1 > 0 ? qps2 / qps1 : 0.0);
     out = (q1.errors || q2.errors) ? 1 : 0;
 done:
     stop (&w2, SIGTERM);
