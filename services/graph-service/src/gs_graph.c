@@ -816,6 +816,12 @@ gs_graph_destroy (gs_graph_t **self_p)
     if (self_p == NULL || *self_p == NULL)
         return;
     gs_graph_t *g = *self_p;
+    if (g->map != NULL) {
+        munmap (g->map, g->map_len);
+        free (g);
+        *self_p = NULL;
+        return;
+    }
     free (g->arena);
     free (g->id_off);
     free (g->label_off);

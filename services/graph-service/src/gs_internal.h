@@ -55,6 +55,10 @@ struct _gs_builder_t {
 
 struct _gs_graph_t {
     uint32_t n;
+    /* Snapshot-loaded graphs: the arrays below point into this read-only
+     * mapping (unmapped, not freed, by gs_graph_destroy). */
+    void *map;
+    size_t map_len;
     char *arena;
     size_t arena_len;
     uint32_t *id_off;          /* nodes sorted by id (byte order) */

@@ -13,11 +13,13 @@
  *                          serialised stats, section table (offset, length,
  *                          checksum), header checksum (last field, over all
  *                          preceding header bytes)
- *   [sections, back to back] arena, id_off, label_off, detail_off, type,
- *                          flags, cost, ts, row (CSR), nb, et
+ *   [sections]             arena, id_off, label_off, detail_off, type,
+ *                          flags, cost, ts, row (CSR), nb, et; each starts
+ *                          8-byte aligned, the 0..7 padding bytes before
+ *                          the next one must be zero
  *
- * There is no padding: every byte of the file is covered by the header
- * checksum or a section checksum, and the file size must match exactly.
+ * Every byte of the file is covered by the header checksum, a section
+ * checksum or the zero-padding check, and the file size must match exactly.
  *
  * Checks on load, cheapest first, each with its own error code: size vs
  * header (truncated), magic, format/byte order/loader revision, header
@@ -26,6 +28,14 @@
  * structure (CSR monotone and ending at m, neighbours < n, types in range,
  * string offsets inside the NUL-terminated arena). Only a graph that passed
  * everything is returned.
+ *
+ * Loading maps the file read-only (MAP_PRIVATE | MAP_POPULATE: the kernel
+ * fills the page tables in one go, without a fault per page and without
+ * copying or zeroing anything) and points the graph's arrays into the
+ * mapping; gs_graph_destroy unmaps it. A mapping stays valid when a newer
+ * snapshot is renamed over the file (the old inode lives until unmapped);
+ * snapshot files must therefore only ever be replaced by rename, as
+ * gs_snapshot_write does, never rewritten in place.
  *
  * Writes are atomic: <path>.tmp.<pid> is written, fsynced and renamed over
  * <path>, then the directory is fsynced; a reader sees the old file or the
@@ -44,6 +54,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -58,6 +69,7 @@
  * an older revision are then rejected as GS_E_SNAP_FORMAT. */
 #define S_LOADER_REV 1u
 #define S_CHUNK ((size_t) 8 << 20)
+#define S_PAD8(x) (((x) + 7) & ~(uint64_t) 7)
 #define S_NSTATS 64
 #define S_NSEC 16
 
@@ -366,7 +378,7 @@ gs_snapshot_write (const gs_graph_t *g, const char *path, const char *db_path, c
         h->sec[s].off = off;
         h->sec[s].len = len[s];
         h->sec[s].sum = gs__checksum (ptr[s], len[s]);
-        off += len[s];
+        off = S_PAD8 (off + len[s]);
     }
     h->file_size = h->sec[S__COUNT - 1].off + h->sec[S__COUNT - 1].len;
     h->hdr_sum = gs__checksum (h, offsetof (s_hdr_t, hdr_sum));
@@ -382,9 +394,14 @@ gs_snapshot_write (const gs_graph_t *g, const char *path, const char *db_path, c
         tmp[0] = '\0';
         goto out;
     }
+    static const char zeros[8];
     rc = s_write_all (fd, h, sizeof *h, cancel);
-    for (int s = 0; s < S__COUNT && rc == GS_OK; s++)
+    for (int s = 0; s < S__COUNT && rc == GS_OK; s++) {
         rc = s_write_all (fd, ptr[s], (size_t) len[s], cancel);
+        uint64_t pad = s + 1 < S__COUNT ? h->sec[s + 1].off - (h->sec[s].off + len[s]) : 0;
+        if (rc == GS_OK && pad > 0)
+            rc = s_write_all (fd, zeros, (size_t) pad, cancel);
+    }
     if (rc == GS_OK && fsync (fd) != 0)
         rc = GS_E_IO;
     if (close (fd) != 0 && rc == GS_OK)
@@ -590,14 +607,14 @@ gs_snapshot_load (const char *path, const char *db_path, const char *options, gs
     const uint64_t n = h->n, m = h->m;
     const uint64_t want[S__COUNT] = {h->arena_len, n * 4, n * 4, n * 4, n, n, n * 8, n * 8, (n + 1) * 8, m * 4, m};
     uint64_t expect_off = sizeof *h;
-    for (int s = 0; s < S__COUNT; s++, expect_off += h->sec[s - 1].len)
+    for (int s = 0; s < S__COUNT; s++, expect_off = S_PAD8 (h->sec[s - 1].off + h->sec[s - 1].len))
         if (h->sec[s].len != want[s] || h->sec[s].off != expect_off || h->sec[s].off > h->file_size
             || h->sec[s].len > h->file_size - h->sec[s].off) {
             rc = gs__err (err, errsz, GS_E_SNAP_CORRUPT, "snapshot %s rejected: section %s out of bounds", path,
                           s_sec_names[s]);
             goto out;
         }
-    if (expect_off != h->file_size || h->arena_len > UINT32_MAX || n >= UINT32_MAX) {
+    if (h->sec[S__COUNT - 1].off + h->sec[S__COUNT - 1].len != h->file_size || h->arena_len > UINT32_MAX || n >= UINT32_MAX) {
         rc = gs__err (err, errsz, GS_E_SNAP_CORRUPT, "snapshot %s rejected: sizes out of range", path);
         goto out;
     }
@@ -608,28 +625,42 @@ gs_snapshot_load (const char *path, const char *db_path, const char *options, gs
     }
     g->n = (uint32_t) n;
     g->arena_len = (size_t) h->arena_len;
-    void **dst[S__COUNT] = {(void **) &g->arena, (void **) &g->id_off, (void **) &g->label_off, (void **) &g->detail_off,
-                            (void **) &g->type, (void **) &g->flags, (void **) &g->cost, (void **) &g->ts,
-                            (void **) &g->row, (void **) &g->nb, (void **) &g->et};
+    g->map_len = (size_t) h->file_size;
+    g->map = mmap (NULL, g->map_len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    if (g->map == MAP_FAILED) {
+        g->map = NULL;
+        rc = gs__err (err, errsz, errno == ENOMEM ? GS_E_NOMEM : GS_E_IO, "snapshot %s: cannot map %llu bytes: %s", path,
+                      (unsigned long long) h->file_size, strerror (errno));
+        goto out;
+    }
+    const char *base = g->map;
     for (int s = 0; s < S__COUNT; s++) {
-        size_t len = (size_t) h->sec[s].len;
-        *dst[s] = malloc (len ? len : 1);
-        if (*dst[s] == NULL) {
-            rc = gs__err (err, errsz, GS_E_NOMEM, "snapshot: out of memory for section %s (%zu bytes)", s_sec_names[s], len);
-            goto out;
-        }
-        int r = s_read_at (fd, *dst[s], len, h->sec[s].off);
-        if (r != GS_OK) {
-            rc = gs__err (err, errsz, r, "snapshot %s: %s reading section %s", path,
-                          r == GS_E_SNAP_TRUNCATED ? "truncated" : strerror (errno), s_sec_names[s]);
-            goto out;
-        }
-        if (gs__checksum (*dst[s], len) != h->sec[s].sum) {
+        const size_t len = (size_t) h->sec[s].len;
+        if (gs__checksum (base + h->sec[s].off, len) != h->sec[s].sum) {
             rc = gs__err (err, errsz, GS_E_SNAP_CHECKSUM, "snapshot %s rejected: checksum mismatch in section %s", path,
                           s_sec_names[s]);
             goto out;
         }
+        const uint64_t end = s + 1 < S__COUNT ? h->sec[s + 1].off : h->file_size;
+        for (uint64_t k = h->sec[s].off + len; k < end; k++)
+            if (base[k] != 0) {
+                rc = gs__err (err, errsz, GS_E_SNAP_CHECKSUM, "snapshot %s rejected: padding after section %s changed",
+                              path, s_sec_names[s]);
+                goto out;
+            }
     }
+    /* Offsets are 8-byte aligned (checked above), so the typed views are. */
+    g->arena = (char *) (base + h->sec[S_ARENA].off);
+    g->id_off = (uint32_t *) (base + h->sec[S_ID].off);
+    g->label_off = (uint32_t *) (base + h->sec[S_LABEL].off);
+    g->detail_off = (uint32_t *) (base + h->sec[S_DETAIL].off);
+    g->type = (uint8_t *) (base + h->sec[S_TYPE].off);
+    g->flags = (uint8_t *) (base + h->sec[S_FLAGS].off);
+    g->cost = (double *) (base + h->sec[S_COST].off);
+    g->ts = (int64_t *) (base + h->sec[S_TS].off);
+    g->row = (uint64_t *) (base + h->sec[S_ROW].off);
+    g->nb = (uint32_t *) (base + h->sec[S_NB].off);
+    g->et = (uint8_t *) (base + h->sec[S_ET].off);
     if ((rc = s_validate (g, err, errsz)) != GS_OK)
         goto out;
     g->max_ts = h->max_ts;
