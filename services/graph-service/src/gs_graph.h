@@ -163,6 +163,11 @@ void gs_builder_destroy (gs_builder_t **self_p);
  * on shutdown). NULL disables the check. */
 void gs_builder_set_cancel (gs_builder_t *self, const atomic_int *flag);
 
+/* Turns the read-ahead thread of gs_builder_load_db on (default) or off.
+ * It only warms the page cache of a large database file (see gs_load.c);
+ * results are the same either way. */
+void gs_builder_set_readahead (gs_builder_t *self, bool on);
+
 /* Loads every node and edge the database provides, read-only: the
  * reference's nine node types and eleven relations, job dependencies (the
  * job_dependencies table when present, else "DEPENDS ON: J-A, J-B" in job

@@ -39,7 +39,9 @@ struct _gs_builder_t {
     size_t txt_cap;
     size_t txt_used;
     uint32_t mru[GS_MRU];      /* offsets of the last texts interned */
+    uint32_t mru_len[GS_MRU];  /* and their lengths (compared first) */
     int mru_next;
+    size_t arena_hinted;       /* arena allocation size last given the huge-page hint */
     /* relation pairs (forward direction) */
     gs__pair_t *pairs;
     size_t np;
@@ -49,6 +51,7 @@ struct _gs_builder_t {
     char data_version[32];
     char data_key[96];         /* "dv:<data_version>" or the file fingerprint */
     const atomic_int *cancel;
+    bool no_readahead;
     uint64_t rows_read;
     int64_t t0_ns;
 };

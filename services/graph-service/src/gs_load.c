@@ -723,6 +723,12 @@ s_readahead_start (s_readahead_t *ra, const char *path)
     }
 }
 
+void
+gs_builder_set_readahead (gs_builder_t *self, bool on)
+{
+    self->no_readahead = !on;
+}
+
 static void
 s_readahead_stop (s_readahead_t *ra)
 {
@@ -757,8 +763,9 @@ gs_builder_load_db (gs_builder_t *self, const char *db_path, char *err, size_t e
         return gs__err (err, errsz, GS_E_DB, "cannot open database %s: %s", db_path, oerr ? oerr : "unknown error");
     s_ctx_t c = {.b = self, .h = db_handle (db), .err = err, .errsz = errsz};
     int rc = 0;
-    s_readahead_t ra;
-    s_readahead_start (&ra, db_path);
+    s_readahead_t ra = {.fd = -1};
+    if (!self->no_readahead)
+        s_readahead_start (&ra, db_path);
     /* Memory-mapped reads (SQLite caps the size at its compile-time
      * maximum): the scans then copy pages out of the page cache once
      * instead of through pread. Best effort. */

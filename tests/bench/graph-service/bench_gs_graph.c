@@ -13,7 +13,8 @@
  *      (default <db>.gsnap);
  *   2. load from the snapshot with its page cache warm (just written);
  *   3. load from the snapshot after dropping its page cache (cold).
- * Phases 2 and 3 check the loaded graph is identical to the built one:
+ * COPILOT_BENCH_READAHEAD=0 builds without the read-ahead thread (for
+ * comparison). Phases 2 and 3 check the loaded graph is identical to the built one:
  * same version, counts and a digest of 60 rendered subgraphs, neighbour
  * lists and a path.
  *
@@ -209,6 +210,10 @@ s_phase_build (const char *db, const char *snap)
     char err[512];
     double t0 = s_now ();
     gs_builder_t *b = gs_builder_new (0);
+    const char *ra = getenv ("COPILOT_BENCH_READAHEAD");
+    if (b != NULL && ra != NULL && strcmp (ra, "0") == 0)
+        gs_builder_set_readahead (b, false);
+    printf ("BENCH graph.readahead=%s\n", ra != NULL && strcmp (ra, "0") == 0 ? "off" : "on");
     if (b == NULL || gs_builder_load_db (b, db, err, sizeof err) != GS_OK) {
         fprintf (stderr, "load failed: %s\n", err);
         return 1;
@@ -299,6 +304,8 @@ static int
 s_run_child (int (*fn) (const char *, const char *, const char *), const char *db, const char *snap, const char *tag)
 {
     fflush (stdout);
+    struct rusage r0;
+    getrusage (RUSAGE_CHILDREN, &r0);
     double t0 = s_now ();
     pid_t pid = fork ();
     if (pid == 0) {
@@ -311,7 +318,10 @@ s_run_child (int (*fn) (const char *, const char *, const char *), const char *d
         return 1;
     struct rusage ru;
     getrusage (RUSAGE_CHILDREN, &ru);
-    printf ("BENCH graph.phase_%s_wall_s=%.2f\n", tag, s_now () - t0);
+#define S_TV(tv) ((double) (tv).tv_sec + (double) (tv).tv_usec / 1e6)
+    printf ("BENCH graph.phase_%s_wall_s=%.2f\nBENCH graph.phase_%s_user_s=%.2f\nBENCH graph.phase_%s_sys_s=%.2f\n", tag,
+            s_now () - t0, tag, S_TV (ru.ru_utime) - S_TV (r0.ru_utime), tag, S_TV (ru.ru_stime) - S_TV (r0.ru_stime));
+#undef S_TV
     return WIFEXITED (st) ? WEXITSTATUS (st) : 1;
 }
 
