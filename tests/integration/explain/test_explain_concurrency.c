@@ -407,6 +407,7 @@ s_scenario (void *zctx, const char *pb_ep)
     long req0 = s_stat ("requests");
     CHECK (s_stat ("max_inflight") == 1, "max_inflight before part 2: %ld", s_stat ("max_inflight"));
     s_arrivals = 0;
+    env_free (b.reply); /* the Ping reply */
     memset (&b, 0, sizeof b);
     CHECK (s_send (cl, s_explain_req (Q2, NULL), &b) == 0, "send explain 2");
     CHECK (s_send (cl, s_explain_req (Q3, NULL), &c) == 0, "send explain 3");
