@@ -17,9 +17,12 @@
  * winning and Allow winning ties — an iterative matcher with single-star
  * backtracking, so hostile patterns cannot recurse. 4xx means no rules;
  * 5xx or an unreachable robots.txt stops the crawl (RFC 9309 §2.3.1.3-4:
- * treat as complete disallow) with an error naming the URL. Every transfer has a total and a
- * connect timeout, NOSIGNAL (we run inside threaded processes), a body cap
- * (the write callback refuses past it and CURLOPT_MAXFILESIZE rejects early),
+ * treat as complete disallow) with an error naming the URL. Paths and
+ * patterns are compared byte-wise, without percent-decoding either side.
+ *
+ * Every transfer has a total and a connect timeout, NOSIGNAL (we run
+ * inside threaded processes), a body cap (the write callback refuses past
+ * it and CURLOPT_MAXFILESIZE rejects early),
  * http/https only, at most 5 redirects, and a User-Agent naming the product.
  *
  * HTML to text is a small forgiving tokenizer, not a DOM: tags are read with
