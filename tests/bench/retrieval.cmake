@@ -3,9 +3,16 @@
 # retrieval engineer. Each run prints index build time and size, in-process
 # search latency, and router QPS with one replica then two replicas (and the
 # ratio) in the same run. See tests/bench/retrieval/bench_retrieval.c.
-#   bench.retrieval.synthetic   RT_BENCH_DOCS synthetic documents (default
-#                               100000; the 1M figure in the README used
-#                               RT_BENCH_DOCS=1000000) + built-in corpora
+#   bench.retrieval.synthetic   RT_BENCH_DOCS seeded synthetic documents
+#                               (default 100000) + built-in corpora. The 1M
+#                               table in tests/bench/results/retrieval-1m.md was
+#                               produced with RT_BENCH_DOCS=1000000 and, at run
+#                               time, RT_BENCH_DIM=64 RT_BENCH_HNSW_M=16
+#                               RT_BENCH_FIT_SAMPLE=8000 RT_BENCH_SEARCHES=100
+#                               RT_BENCH_SECONDS=30 (keeps the single-thread
+#                               build near 15 min on the shared 2-core VM).
+#   Other run-time knobs (environment): RT_BENCH_THREADS, RT_BENCH_SEED,
+#   RT_BENCH_EF_CONSTRUCTION, RT_BENCH_EF_SEARCH, RT_BENCH_INFLIGHT.
 #   bench.retrieval.large       the large generated profile (same database as
 #                               bench.graph.large; skipped when absent)
 if(TARGET retrieval-router AND TARGET retrieval-service)

@@ -415,11 +415,7 @@ s_on_search (svc_t *svc, const env_t *req, env_t *reply, void *arg)
         return -1;
     }
     free (buf);
-    if (w->q_len >= MAX_QUEUE) { /* racy read is fine: s_submit re-checks */
-        s_job_free (j);
-        env_set_error (reply, COPILOT__V1__ERROR_CODE__ERROR_RESOURCE_EXHAUSTED, NULL, "search queue is full");
-        return -1;
-    }
+    (void) reply; /* answered later through j->rq */
     j->rq = svc_defer (svc);
     if (!j->rq || s_submit (w, j) != 0) {
         if (j->rq) {
@@ -753,10 +749,12 @@ s_on_data_changed (svc_t *svc, const char *topic, const env_t *ev, void *arg)
     }
     w->reload_want = true;
     str_copy (w->want_dv, sizeof w->want_dv, version ? version : "");
+    char serving[sizeof w->data_version];
+    str_copy (serving, sizeof serving, w->data_version);
     pthread_cond_signal (&w->reload_cv);
     pthread_mutex_unlock (&w->mu);
     log_info ("reload.requested", "%s: data_version %s (serving %s)", topic, version && *version ? version : "?",
-              *w->data_version ? w->data_version : "none");
+              *serving ? serving : "none");
 }
 
 static void
@@ -903,7 +901,7 @@ main (int argc, char **argv)
     w.backoff_ms = 1000;
     const char *index_dir = NULL, *backend = NULL, *wid = NULL, *db = NULL, *reload_dir = NULL;
     int64_t hb = 1000, live = 3;
-    bool hot = true;
+    bool hot = true, default_root = false;
     if (rt_config_load (cfg, &w.rcfg) != RT_OK) {
         log_error ("config", "%s", rt_last_error ());
         svc_destroy (&svc);
@@ -990,6 +988,7 @@ main (int argc, char **argv)
                 if (*p == '/')
                     *p = '_';
             prc = str_fmt (w.reload_root, sizeof w.reload_root, "%s.reload/%s", index_dir, id);
+            default_root = true;
         }
         if (prc != 0 || s_mkdirs (w.reload_root) != 0) {
             log_warn ("reload.disabled", "cannot create reload directory %s: %s; hot reload off", w.reload_root,
@@ -1056,6 +1055,14 @@ main (int argc, char **argv)
     }
     if (w.ix_dir[0])
         s_remove_dir (w.ix_dir);
+    if (w.reload_enabled) { /* our private root, and its parent when empty */
+        rmdir (w.reload_root);
+        char *slash = strrchr (w.reload_root, '/');
+        if (slash && slash != w.reload_root && default_root) {
+            *slash = '\0';
+            rmdir (w.reload_root);
+        }
+    }
     memset (w.rcfg.openai_api_key, 0, sizeof w.rcfg.openai_api_key);
     return rc;
 }

@@ -301,8 +301,14 @@ main (int argc, char **argv)
            misses, dropped);
     rc = s_failures ? 1 : 0;
 out:
-    if (s_client)
+    if (s_client) {
+        /* let the loop's last searches finish: the router would otherwise
+         * still hold them when it is stopped (drain timeout) */
+        int64_t drain_end = clock_mono_ms () + 60000;
+        while (bus_client_pending (s_client) > 0 && clock_mono_ms () < drain_end)
+            bus_client_poll (s_client, 50);
         bus_client_destroy (&s_client);
+    }
     if (ctx)
         zmq_ctx_term (ctx);
     {
