@@ -1,7 +1,7 @@
 -- failure_signatures.fast.sql — rollup variant of failure_signatures.sql
 -- (same columns, order and figures) over rs_failure_day (failed / skipped
 -- runs with a message, pre-grouped per start day, signature and job).
-WITH f AS (
+WITH f AS MATERIALIZED (
   SELECT signature, job_id, occurrences, failed_runs, skipped_runs, first_seen, last_seen, cost
   FROM rs_failure_day
   WHERE d BETWEEN :from AND :to AND (:workspace IS NULL OR workspace_id = :workspace)

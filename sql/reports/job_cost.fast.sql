@@ -7,11 +7,14 @@
 -- the partial months at both edges from rs_job_day, so a 365-day window
 -- reads ~12 month rows per job plus up to ~60 day rows, and the answer is
 -- exact for any from/to.
---   fm = first day of the first whole month, le = last day of the last whole
---   month; months m with fm <= m and m + 1 month - 1 day <= :to; days with
---   d < fm (head) or d > le and d >= fm (tail), both inside [:from, :to].
+--   fm = first day of the first whole month, lm = first day of the last
+--   whole month; months fm <= m <= lm; head days [:from, min(fm, :to + 1));
+--   tail days (max(lm's last day, fm - 1, :from - 1), :to]. Each day range
+--   has exactly one lower and one upper bound so SQLite's range scan on the
+--   (d, job_id) primary key reads only the edge days.
 WITH w AS MATERIALIZED (
-  SELECT fm, date(lm, '+1 month', '-1 day') AS le, lm
+  SELECT fm, lm, min(fm, date(:to, '+1 day')) AS head_end,
+         max(date(lm, '+1 month', '-1 day'), date(fm, '-1 day'), date(:from, '-1 day')) AS tail_after
   FROM (SELECT CASE WHEN substr(:from, 9, 2) = '01' THEN :from
                     ELSE date(:from, 'start of month', '+1 month') END AS fm,
                CASE WHEN :to = date(:to, 'start of month', '+1 month', '-1 day') THEN date(:to, 'start of month')
@@ -25,12 +28,12 @@ b AS (
   UNION ALL
   SELECT job_id, runs, ok_runs, failed_runs, skipped_runs, cost, cost_spot, cost_od, dbus, dur_sum, dur_n,
          cpu_sum, cpu_n, mem_max, spot_sum, spot_n
-  FROM rs_job_day WHERE d >= :from AND d <= :to AND d < (SELECT fm FROM w)
+  FROM rs_job_day WHERE d >= :from AND d < (SELECT head_end FROM w)
     AND (:workspace IS NULL OR workspace_id = :workspace)
   UNION ALL
   SELECT job_id, runs, ok_runs, failed_runs, skipped_runs, cost, cost_spot, cost_od, dbus, dur_sum, dur_n,
          cpu_sum, cpu_n, mem_max, spot_sum, spot_n
-  FROM rs_job_day WHERE d >= :from AND d <= :to AND d >= (SELECT fm FROM w) AND d > (SELECT le FROM w)
+  FROM rs_job_day WHERE d > (SELECT tail_after FROM w) AND d <= :to
     AND (:workspace IS NULL OR workspace_id = :workspace)
 ),
 agg AS (

@@ -3,7 +3,8 @@
 -- from rs_job_day (see job_cost.fast.sql). Executed runs only (x_*), as the
 -- raw usage -> run -> job join.
 WITH w AS MATERIALIZED (
-  SELECT fm, date(lm, '+1 month', '-1 day') AS le, lm
+  SELECT fm, lm, min(fm, date(:to, '+1 day')) AS head_end,
+         max(date(lm, '+1 month', '-1 day'), date(fm, '-1 day'), date(:from, '-1 day')) AS tail_after
   FROM (SELECT CASE WHEN substr(:from, 9, 2) = '01' THEN :from
                     ELSE date(:from, 'start of month', '+1 month') END AS fm,
                CASE WHEN :to = date(:to, 'start of month', '+1 month', '-1 day') THEN date(:to, 'start of month')
@@ -15,11 +16,11 @@ b AS (
     AND (:workspace IS NULL OR workspace_id = :workspace)
   UNION ALL
   SELECT job_id, x_runs, x_failed, cost, cost_n, dur_sum, dur_n, spot_sum, spot_n
-  FROM rs_job_day WHERE d >= :from AND d <= :to AND d < (SELECT fm FROM w)
+  FROM rs_job_day WHERE d >= :from AND d < (SELECT head_end FROM w)
     AND (:workspace IS NULL OR workspace_id = :workspace)
   UNION ALL
   SELECT job_id, x_runs, x_failed, cost, cost_n, dur_sum, dur_n, spot_sum, spot_n
-  FROM rs_job_day WHERE d >= :from AND d <= :to AND d >= (SELECT fm FROM w) AND d > (SELECT le FROM w)
+  FROM rs_job_day WHERE d > (SELECT tail_after FROM w) AND d <= :to
     AND (:workspace IS NULL OR workspace_id = :workspace)
 ),
 job_cost AS (

@@ -3,7 +3,8 @@
 -- rs_job_month + edge days of rs_job_day (see job_cost.fast.sql); the tag
 -- split is the raw report's.
 WITH w AS MATERIALIZED (
-  SELECT fm, date(lm, '+1 month', '-1 day') AS le, lm
+  SELECT fm, lm, min(fm, date(:to, '+1 day')) AS head_end,
+         max(date(lm, '+1 month', '-1 day'), date(fm, '-1 day'), date(:from, '-1 day')) AS tail_after
   FROM (SELECT CASE WHEN substr(:from, 9, 2) = '01' THEN :from
                     ELSE date(:from, 'start of month', '+1 month') END AS fm,
                CASE WHEN :to = date(:to, 'start of month', '+1 month', '-1 day') THEN date(:to, 'start of month')
@@ -15,20 +16,20 @@ b AS (
     AND (:workspace IS NULL OR workspace_id = :workspace)
   UNION ALL
   SELECT job_id, x_runs, cost, cost_n
-  FROM rs_job_day WHERE d >= :from AND d <= :to AND d < (SELECT fm FROM w)
+  FROM rs_job_day WHERE d >= :from AND d < (SELECT head_end FROM w)
     AND (:workspace IS NULL OR workspace_id = :workspace)
   UNION ALL
   SELECT job_id, x_runs, cost, cost_n
-  FROM rs_job_day WHERE d >= :from AND d <= :to AND d >= (SELECT fm FROM w) AND d > (SELECT le FROM w)
+  FROM rs_job_day WHERE d > (SELECT tail_after FROM w) AND d <= :to
     AND (:workspace IS NULL OR workspace_id = :workspace)
 ),
-jc AS (
+jc AS MATERIALIZED (
   SELECT b.job_id, j.tags, CASE WHEN SUM(b.cost_n) > 0 THEN SUM(b.cost) END AS cost
   FROM b JOIN jobs j ON j.job_id = b.job_id
   GROUP BY b.job_id
   HAVING SUM(b.x_runs) > 0
 ),
-jt AS (
+jt AS MATERIALIZED (
   SELECT jc.job_id, jc.cost,
          lower(replace(trim(CASE WHEN t.type = 'text' THEN t.value ELSE t.key END), ' ', '-')) AS tag
   FROM jc JOIN json_each(CASE WHEN json_valid(jc.tags) THEN jc.tags ELSE '[]' END) t

@@ -185,7 +185,7 @@ s_anomaly_facts (fx_t *f, const char *entity_id, const char *only_date, json_t *
     json_t *all = NULL;
     /* the anomaly report's own default window is as_of - 90 days; facts use
      * the caller's window, which defaults to all data up to as_of */
-    int rc = rs_engine__anomalies (f->eng, p, 3, &all);
+    int rc = rs_engine__entity_anomalies (f->eng, entity_id, p, 3, &all);
     if (rc != 0) {
         snprintf (f->err, f->errsz, "anomalies: %s", rs_engine_error (f->eng));
         return rc;

@@ -345,5 +345,9 @@ int rs_facts_build (rs_engine_t *eng, db_t *db, const rs_registry_t *reg, const 
                     size_t errsz);
 /* Engine hooks used by rs_facts.c */
 int rs_engine__anomalies (rs_engine_t *self, const rs_param_t *params, size_t nparams, json_t **out);
+/* The anomalies of one entity (same objects and figures as the entity's
+ * entries of rs_engine__anomalies), computed from that entity's rows only. */
+int rs_engine__entity_anomalies (rs_engine_t *self, const char *entity_id, const rs_param_t *params, size_t nparams,
+                                 json_t **out);
 
 #endif
