@@ -729,12 +729,6 @@ main (int argc, char **argv)
     setenv ("COPILOT_DATA_DIR", data, 1);
     setenv ("COPILOT_DB_PATH", fixture, 1);
     setenv ("COPILOT_LOG_LEVEL", "info", 1);
-    /* A retrieval worker does not heartbeat while it searches; a search in a
-     * sanitizer build on a loaded machine can outlast the default liveness
-     * (3 x 1 s) and the router would drop the busy worker. Give sanitizer
-     * runs a longer liveness (known limitation, see the issue notes). */
-    if (getenv ("COPILOT_SANITIZED"))
-        setenv ("COPILOT_RETRIEVAL_LIVENESS", "30", 1);
     static const char *const unset[] = {"OPENAI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY", "GROK_API_KEY",
                                         "XAI_API_KEY", "LLM_PROVIDER", "COPILOT_LLM_PROVIDER", "COPILOT_LLM_API_KEY",
                                         "COPILOT_LLM_BASE_URL", "COPILOT_LLM_MODEL", "COPILOT_CONFIG", NULL};
