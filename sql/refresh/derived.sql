@@ -257,6 +257,104 @@ FROM rs_job_day
 GROUP BY job_id, substr(d, 1, 8) || '01'
 ORDER BY 2, job_id;
 
+-- rs_job_mtd / rs_job_rtm: rs_job_day as running totals within each
+-- calendar month — month-to-date (first day of the month .. d) and
+-- rest-of-month (d .. last day), running MAX for mem_max. A window's partial
+-- month at its start is the rest-of-month row at the job's first day >=
+-- :from, the partial month at its end the month-to-date row at the last day
+-- <= :to: one row per job and edge, no subtraction (exact). Both frames
+-- only grow (rest-of-month runs over d DESC), so SQLite never removes a row
+-- from a running sum (which would leave rounding residue such as 1e-14
+-- instead of 0).
+DROP TABLE IF EXISTS rs_job_mtd;
+CREATE TABLE rs_job_mtd (
+    job_id TEXT NOT NULL, d TEXT NOT NULL, workspace_id TEXT,
+    runs INTEGER, ok_runs INTEGER, failed_runs INTEGER, skipped_runs INTEGER, retry_runs INTEGER,
+    x_runs INTEGER, x_ok INTEGER, x_failed INTEGER, cost REAL, cost_n INTEGER, cost_spot REAL, cost_od REAL,
+    prod_n INTEGER, failed_cost REAL, dbus REAL, dbus_n INTEGER, dur_sum INTEGER, dur_n INTEGER, cpu_sum REAL,
+    cpu_n INTEGER, mem_max REAL, spot_sum REAL, spot_n INTEGER, ev_rows INTEGER, ev_events INTEGER,
+    evx_runs INTEGER, evx_cost REAL, nw_cost_od REAL, nw_cost_spot REAL,
+    PRIMARY KEY (job_id, d)
+) WITHOUT ROWID;
+INSERT INTO rs_job_mtd
+SELECT job_id, d, workspace_id,
+       SUM(runs) OVER p,
+       SUM(ok_runs) OVER p,
+       SUM(failed_runs) OVER p,
+       SUM(skipped_runs) OVER p,
+       SUM(retry_runs) OVER p,
+       SUM(x_runs) OVER p,
+       SUM(x_ok) OVER p,
+       SUM(x_failed) OVER p,
+       SUM(cost) OVER p,
+       SUM(cost_n) OVER p,
+       SUM(cost_spot) OVER p,
+       SUM(cost_od) OVER p,
+       SUM(prod_n) OVER p,
+       SUM(failed_cost) OVER p,
+       SUM(dbus) OVER p,
+       SUM(dbus_n) OVER p,
+       SUM(dur_sum) OVER p,
+       SUM(dur_n) OVER p,
+       SUM(cpu_sum) OVER p,
+       SUM(cpu_n) OVER p,
+       MAX(mem_max) OVER p,
+       SUM(spot_sum) OVER p,
+       SUM(spot_n) OVER p,
+       SUM(ev_rows) OVER p,
+       SUM(ev_events) OVER p,
+       SUM(evx_runs) OVER p,
+       SUM(evx_cost) OVER p,
+       SUM(nw_cost_od) OVER p,
+       SUM(nw_cost_spot) OVER p
+FROM rs_job_day
+WINDOW p AS (PARTITION BY job_id, substr(d, 1, 7) ORDER BY d ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+ORDER BY job_id, d;
+DROP TABLE IF EXISTS rs_job_rtm;
+CREATE TABLE rs_job_rtm (
+    job_id TEXT NOT NULL, d TEXT NOT NULL, workspace_id TEXT,
+    runs INTEGER, ok_runs INTEGER, failed_runs INTEGER, skipped_runs INTEGER, retry_runs INTEGER,
+    x_runs INTEGER, x_ok INTEGER, x_failed INTEGER, cost REAL, cost_n INTEGER, cost_spot REAL, cost_od REAL,
+    prod_n INTEGER, failed_cost REAL, dbus REAL, dbus_n INTEGER, dur_sum INTEGER, dur_n INTEGER, cpu_sum REAL,
+    cpu_n INTEGER, mem_max REAL, spot_sum REAL, spot_n INTEGER, ev_rows INTEGER, ev_events INTEGER,
+    evx_runs INTEGER, evx_cost REAL, nw_cost_od REAL, nw_cost_spot REAL,
+    PRIMARY KEY (job_id, d)
+) WITHOUT ROWID;
+INSERT INTO rs_job_rtm
+SELECT job_id, d, workspace_id,
+       SUM(runs) OVER p,
+       SUM(ok_runs) OVER p,
+       SUM(failed_runs) OVER p,
+       SUM(skipped_runs) OVER p,
+       SUM(retry_runs) OVER p,
+       SUM(x_runs) OVER p,
+       SUM(x_ok) OVER p,
+       SUM(x_failed) OVER p,
+       SUM(cost) OVER p,
+       SUM(cost_n) OVER p,
+       SUM(cost_spot) OVER p,
+       SUM(cost_od) OVER p,
+       SUM(prod_n) OVER p,
+       SUM(failed_cost) OVER p,
+       SUM(dbus) OVER p,
+       SUM(dbus_n) OVER p,
+       SUM(dur_sum) OVER p,
+       SUM(dur_n) OVER p,
+       SUM(cpu_sum) OVER p,
+       SUM(cpu_n) OVER p,
+       MAX(mem_max) OVER p,
+       SUM(spot_sum) OVER p,
+       SUM(spot_n) OVER p,
+       SUM(ev_rows) OVER p,
+       SUM(ev_events) OVER p,
+       SUM(evx_runs) OVER p,
+       SUM(evx_cost) OVER p,
+       SUM(nw_cost_od) OVER p,
+       SUM(nw_cost_spot) OVER p
+FROM rs_job_day
+WINDOW p AS (PARTITION BY job_id, substr(d, 1, 7) ORDER BY d DESC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+ORDER BY job_id, d;
+
 -- rs_job_eviction: SPOT_EVICTION events of job runs per (job, usage day,
 -- event day) (spot_risk_by_job: days_with_evictions and the timeline).
 DROP TABLE IF EXISTS rs_job_eviction;
@@ -318,6 +416,35 @@ FROM compute_usage u JOIN non_job_compute c ON c.compute_id = u.parent_id
 WHERE u.parent_type IN ('SQL_WAREHOUSE', 'APC_CLUSTER')
 GROUP BY c.compute_id, u.parent_type, u.usage_date
 ORDER BY 3, 1, 2;
+
+-- rs_query_alloc: every warehouse query that receives a share of its
+-- warehouse's daily cost (warehouse_cost_by_query.sql's allocation: day cost
+-- x the query's duration / the day's total duration, days with a positive
+-- total only). A day's allocation does not depend on the report window, so
+-- the reports filter these rows by day and workspace.
+DROP TABLE IF EXISTS rs_query_alloc;
+CREATE TABLE rs_query_alloc (
+    d TEXT NOT NULL, query_id TEXT NOT NULL, warehouse_id TEXT NOT NULL, workspace_id TEXT,
+    user_id TEXT, ms INTEGER NOT NULL, error_message TEXT, cost REAL,
+    PRIMARY KEY (d, query_id)
+) WITHOUT ROWID;
+INSERT INTO rs_query_alloc
+WITH wd AS MATERIALIZED (
+  SELECT compute_id AS warehouse_id, d, MIN(workspace_id) AS ws,
+         CASE WHEN SUM(cost_n) > 0 THEN SUM(cost) END AS day_cost
+  FROM rs_compute_day WHERE parent_type = 'SQL_WAREHOUSE' GROUP BY compute_id, d
+),
+q AS MATERIALIZED (
+  SELECT query_id, parent_id AS warehouse_id, date(start_time) AS d, user_id, COALESCE(duration_ms, 0) AS ms,
+         error_message
+  FROM sql_query_history WHERE date(start_time) IS NOT NULL
+),
+qd AS MATERIALIZED (SELECT warehouse_id, d, SUM(ms) AS tot FROM q GROUP BY warehouse_id, d)
+SELECT q.d, q.query_id, q.warehouse_id, wd.ws, q.user_id, q.ms, q.error_message, wd.day_cost * q.ms / qd.tot
+FROM q CROSS JOIN qd ON qd.warehouse_id = q.warehouse_id AND qd.d = q.d AND qd.tot > 0
+CROSS JOIN wd ON wd.warehouse_id = q.warehouse_id AND wd.d = q.d
+ORDER BY q.d, q.query_id;
+CREATE INDEX rs_query_alloc_wh ON rs_query_alloc (warehouse_id, d);
 
 -- rs_failure_day: FAILED / SKIPPED runs with an error message per (start
 -- day, normalized signature, job) — failure_signatures.sql's rows

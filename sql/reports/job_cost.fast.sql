@@ -2,23 +2,25 @@
 -- and figures; job_cost.sql stays the definition). Used by rs_engine only
 -- when the rs_* rollups are current and exact (see sql/refresh/derived.sql).
 --
--- Window decomposition (used by every *.fast.sql over rs_job_day): whole
--- calendar months inside [:from, :to] come from rs_job_month, the days of
--- the partial months at both edges from rs_job_day, so a 365-day window
--- reads ~12 month rows per job plus up to ~60 day rows, and the answer is
--- exact for any from/to.
---   fm = first day of the first whole month, lm = first day of the last
---   whole month; months fm <= m <= lm; head days [:from, min(fm, :to + 1));
---   tail days (max(lm's last day, fm - 1, :from - 1), :to]. Each day range
---   has exactly one lower and one upper bound so SQLite's range scan on the
---   (d, job_id) primary key reads only the edge days.
+-- Window decomposition (used by every *.fast.sql over the job rollups):
+-- whole calendar months inside [:from, :to] come from rs_job_month (~12
+-- rows per job for a year); the partial month at the start is ONE
+-- rest-of-month row per job (rs_job_rtm at the job's first day >= :from),
+-- the partial month at the end ONE month-to-date row (rs_job_mtd at the
+-- last day <= :to), each found by a primary-key probe per job; a window
+-- inside a single month reads its days from rs_job_day. Exact for any
+-- from/to: every day of the window is counted once, nothing is subtracted.
 WITH w AS MATERIALIZED (
-  SELECT fm, lm, min(fm, date(:to, '+1 day')) AS head_end,
-         max(date(lm, '+1 month', '-1 day'), date(fm, '-1 day'), date(:from, '-1 day')) AS tail_after
+  SELECT fm, lm, same_month,
+         same_month AND NOT (substr(:from, 9, 2) = '01' AND :to = to_end) AS same_partial,
+         NOT same_month AND substr(:from, 9, 2) <> '01' AS has_head,
+         NOT same_month AND :to <> to_end AS has_tail
   FROM (SELECT CASE WHEN substr(:from, 9, 2) = '01' THEN :from
                     ELSE date(:from, 'start of month', '+1 month') END AS fm,
                CASE WHEN :to = date(:to, 'start of month', '+1 month', '-1 day') THEN date(:to, 'start of month')
-                    ELSE date(:to, 'start of month', '-1 month') END AS lm)
+                    ELSE date(:to, 'start of month', '-1 month') END AS lm,
+               substr(:from, 1, 7) = substr(:to, 1, 7) AS same_month,
+               date(:to, 'start of month', '+1 month', '-1 day') AS to_end)
 ),
 b AS (
   SELECT job_id, runs, ok_runs, failed_runs, skipped_runs, cost, cost_spot, cost_od, dbus, dur_sum, dur_n,
@@ -28,13 +30,22 @@ b AS (
   UNION ALL
   SELECT job_id, runs, ok_runs, failed_runs, skipped_runs, cost, cost_spot, cost_od, dbus, dur_sum, dur_n,
          cpu_sum, cpu_n, mem_max, spot_sum, spot_n
-  FROM rs_job_day WHERE d >= :from AND d < (SELECT head_end FROM w)
+  FROM rs_job_day WHERE (SELECT same_partial FROM w) AND d >= :from AND d <= :to
     AND (:workspace IS NULL OR workspace_id = :workspace)
   UNION ALL
-  SELECT job_id, runs, ok_runs, failed_runs, skipped_runs, cost, cost_spot, cost_od, dbus, dur_sum, dur_n,
-         cpu_sum, cpu_n, mem_max, spot_sum, spot_n
-  FROM rs_job_day WHERE d > (SELECT tail_after FROM w) AND d <= :to
-    AND (:workspace IS NULL OR workspace_id = :workspace)
+  SELECT x.job_id, x.runs, x.ok_runs, x.failed_runs, x.skipped_runs, x.cost, x.cost_spot, x.cost_od, x.dbus, x.dur_sum, x.dur_n, x.cpu_sum, x.cpu_n, x.mem_max, x.spot_sum, x.spot_n
+  FROM jobs j CROSS JOIN rs_job_rtm x
+    ON x.job_id = j.job_id
+   AND x.d = (SELECT MIN(y.d) FROM rs_job_rtm y
+               WHERE y.job_id = j.job_id AND y.d >= :from AND y.d < (SELECT fm FROM w))
+  WHERE (SELECT has_head FROM w) AND (:workspace IS NULL OR j.workspace_id = :workspace)
+  UNION ALL
+  SELECT x.job_id, x.runs, x.ok_runs, x.failed_runs, x.skipped_runs, x.cost, x.cost_spot, x.cost_od, x.dbus, x.dur_sum, x.dur_n, x.cpu_sum, x.cpu_n, x.mem_max, x.spot_sum, x.spot_n
+  FROM jobs j CROSS JOIN rs_job_mtd x
+    ON x.job_id = j.job_id
+   AND x.d = (SELECT MAX(y.d) FROM rs_job_mtd y
+               WHERE y.job_id = j.job_id AND y.d >= date(:to, 'start of month') AND y.d <= :to)
+  WHERE (SELECT has_tail FROM w) AND (:workspace IS NULL OR j.workspace_id = :workspace)
 ),
 agg AS (
   SELECT job_id,

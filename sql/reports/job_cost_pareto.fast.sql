@@ -3,12 +3,16 @@
 -- from rs_job_day (see job_cost.fast.sql). Executed runs only (x_*), as the
 -- raw usage -> run -> job join.
 WITH w AS MATERIALIZED (
-  SELECT fm, lm, min(fm, date(:to, '+1 day')) AS head_end,
-         max(date(lm, '+1 month', '-1 day'), date(fm, '-1 day'), date(:from, '-1 day')) AS tail_after
+  SELECT fm, lm, same_month,
+         same_month AND NOT (substr(:from, 9, 2) = '01' AND :to = to_end) AS same_partial,
+         NOT same_month AND substr(:from, 9, 2) <> '01' AS has_head,
+         NOT same_month AND :to <> to_end AS has_tail
   FROM (SELECT CASE WHEN substr(:from, 9, 2) = '01' THEN :from
                     ELSE date(:from, 'start of month', '+1 month') END AS fm,
                CASE WHEN :to = date(:to, 'start of month', '+1 month', '-1 day') THEN date(:to, 'start of month')
-                    ELSE date(:to, 'start of month', '-1 month') END AS lm)
+                    ELSE date(:to, 'start of month', '-1 month') END AS lm,
+               substr(:from, 1, 7) = substr(:to, 1, 7) AS same_month,
+               date(:to, 'start of month', '+1 month', '-1 day') AS to_end)
 ),
 b AS (
   SELECT job_id, x_runs, x_failed, cost, cost_n, dur_sum, dur_n, spot_sum, spot_n
@@ -16,12 +20,22 @@ b AS (
     AND (:workspace IS NULL OR workspace_id = :workspace)
   UNION ALL
   SELECT job_id, x_runs, x_failed, cost, cost_n, dur_sum, dur_n, spot_sum, spot_n
-  FROM rs_job_day WHERE d >= :from AND d < (SELECT head_end FROM w)
+  FROM rs_job_day WHERE (SELECT same_partial FROM w) AND d >= :from AND d <= :to
     AND (:workspace IS NULL OR workspace_id = :workspace)
   UNION ALL
-  SELECT job_id, x_runs, x_failed, cost, cost_n, dur_sum, dur_n, spot_sum, spot_n
-  FROM rs_job_day WHERE d > (SELECT tail_after FROM w) AND d <= :to
-    AND (:workspace IS NULL OR workspace_id = :workspace)
+  SELECT x.job_id, x.x_runs, x.x_failed, x.cost, x.cost_n, x.dur_sum, x.dur_n, x.spot_sum, x.spot_n
+  FROM jobs j CROSS JOIN rs_job_rtm x
+    ON x.job_id = j.job_id
+   AND x.d = (SELECT MIN(y.d) FROM rs_job_rtm y
+               WHERE y.job_id = j.job_id AND y.d >= :from AND y.d < (SELECT fm FROM w))
+  WHERE (SELECT has_head FROM w) AND (:workspace IS NULL OR j.workspace_id = :workspace)
+  UNION ALL
+  SELECT x.job_id, x.x_runs, x.x_failed, x.cost, x.cost_n, x.dur_sum, x.dur_n, x.spot_sum, x.spot_n
+  FROM jobs j CROSS JOIN rs_job_mtd x
+    ON x.job_id = j.job_id
+   AND x.d = (SELECT MAX(y.d) FROM rs_job_mtd y
+               WHERE y.job_id = j.job_id AND y.d >= date(:to, 'start of month') AND y.d <= :to)
+  WHERE (SELECT has_tail FROM w) AND (:workspace IS NULL OR j.workspace_id = :workspace)
 ),
 job_cost AS (
   SELECT b.job_id, j.job_name,

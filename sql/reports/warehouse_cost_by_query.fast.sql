@@ -1,6 +1,7 @@
--- warehouse_cost_by_query.fast.sql — rollup variant of warehouse_cost_by_query.sql (same columns, order and
--- figures): a warehouse's daily cost (wd) comes from rs_compute_day instead
--- of a scan of compute_usage; the query allocation is the raw report's.
+-- warehouse_cost_by_query.fast.sql — rollup variant of
+-- warehouse_cost_by_query.sql (same columns, order and figures): daily
+-- warehouse cost from rs_compute_day, per-query allocations from
+-- rs_query_alloc.
 WITH wd AS MATERIALIZED (
   SELECT x.compute_id AS warehouse_id, x.d AS usage_date, CASE WHEN SUM(x.cost_n) > 0 THEN SUM(x.cost) END AS day_cost
   FROM rs_compute_day x JOIN non_job_compute c ON c.compute_id = x.compute_id
@@ -8,16 +9,9 @@ WITH wd AS MATERIALIZED (
     AND (:workspace IS NULL OR c.workspace_id = :workspace)
   GROUP BY x.compute_id, x.d
 ),
-q AS MATERIALIZED (
-  SELECT q.query_id, q.parent_id AS warehouse_id, date(q.start_time) AS d, q.user_id,
-         COALESCE(q.duration_ms, 0) AS ms, q.error_message
-  FROM sql_query_history q WHERE date(q.start_time) BETWEEN :from AND :to
-),
-qd AS MATERIALIZED (SELECT warehouse_id, d, SUM(ms) AS tot FROM q GROUP BY warehouse_id, d),
 alloc AS (
-  SELECT q.*, wd.day_cost * q.ms / qd.tot AS cost
-  FROM q CROSS JOIN qd ON qd.warehouse_id = q.warehouse_id AND qd.d = q.d AND qd.tot > 0
-  CROSS JOIN wd ON wd.warehouse_id = q.warehouse_id AND wd.usage_date = q.d
+  SELECT warehouse_id, user_id, ms, error_message, cost FROM rs_query_alloc
+  WHERE d BETWEEN :from AND :to AND (:workspace IS NULL OR workspace_id = :workspace)
 )
 SELECT a.user_id || '@' || a.warehouse_id AS allocation_id, a.user_id, COALESCE(ul.name, a.user_id) AS user_name,
        ul.department, a.warehouse_id, c.compute_name AS warehouse_name,

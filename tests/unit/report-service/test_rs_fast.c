@@ -94,8 +94,9 @@ s_num_close (double a, double b)
  * figure that sits on a rounding boundary of its display precision (a sum
  * of cent amounts ending in exactly half a cent) may print one unit apart
  * when the two variants add the same rows in a different order. So in those
- * strings a decimal number (a token with a '.') may differ by one unit of
- * its last printed digit; everything else, integers included, must match. */
+ * strings a decimal number (a token with a '.') or an integer percentage
+ * ("75%") may differ by one unit of its last printed digit; everything else,
+ * other integers included, must match. */
 static bool
 s_text_close (const char *a, const char *b)
 {
@@ -125,9 +126,11 @@ s_text_close (const char *a, const char *b)
             ta[na] = tb[nb] = '\0';
             if (strcmp (ta, tb) == 0)
                 continue;
-            if (dec_a <= 0 || dec_a != dec_b)
+            /* integers only when printed as a percentage ("75%") */
+            bool pct = *a == '%' && *b == '%' && dec_a < 0 && dec_b < 0;
+            if (!pct && (dec_a <= 0 || dec_a != dec_b))
                 return false;
-            double ulp = pow (10.0, -dec_a);
+            double ulp = pct ? 1.0 : pow (10.0, -dec_a);
             if (fabs (strtod (ta, NULL) - strtod (tb, NULL)) > ulp * 1.000001)
                 return false;
             continue;
