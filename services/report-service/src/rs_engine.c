@@ -444,6 +444,12 @@ rs_engine_set_fast_mode (rs_engine_t *e, rs_fast_mode_t mode)
         e->fast_mode = mode;
 }
 
+bool
+rs_engine__fast_allowed (rs_engine_t *e)
+{
+    return e && e->fast_mode != RS_FAST_OFF && rs_engine_rollups_current (e);
+}
+
 const char *
 rs_engine_last_variant (rs_engine_t *e)
 {

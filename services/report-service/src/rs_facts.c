@@ -301,7 +301,11 @@ s_job (fx_t *f, json_t *out)
         " SELECT 100.0 * (SELECT cost FROM c WHERE job_id = :id) / NULLIF((SELECT SUM(cost) FROM c), 0),"
         " (SELECT COUNT(*) FROM c WHERE cost > (SELECT cost FROM c WHERE job_id = :id)) + 1,"
         " (SELECT COUNT(*) FROM c), (SELECT cost FROM c WHERE job_id = :id)";
-    st = s_stmt (f, rank_sql);
+    /* with current, exact rollups the same figures come from the job
+     * rollups (sql/reports/facts_job_rank.fast.sql) instead of a scan of
+     * every usage row in the window */
+    const char *rank_fast = rs_engine__fast_allowed (f->eng) ? rs_registry_sql_file ("facts_job_rank.fast.sql") : NULL;
+    st = s_stmt (f, rank_fast ? rank_fast : rank_sql);
     if (!st)
         return s_err (f, RS_E_DB, "facts");
     if (sqlite3_step (st) == SQLITE_ROW && sqlite3_column_type (st, 3) != SQLITE_NULL) {

@@ -215,6 +215,8 @@ typedef struct _rs_registry_t {
 rs_registry_t *rs_registry_load (const char *dir, char *err, size_t errsz);
 void rs_registry_destroy (rs_registry_t **self_p);
 const rs_report_t *rs_registry_find (const rs_registry_t *self, const char *id);
+/* The text of an embedded sql/reports file by name (NULL if not embedded). */
+const char *rs_registry_sql_file (const char *name);
 /* Threshold value; NaN when unknown. */
 double rs_registry_threshold (const rs_registry_t *self, const char *name);
 /* Lane index of a lane name (unknown names fall back to Diagnose, as in the
@@ -345,6 +347,8 @@ int rs_facts_build (rs_engine_t *eng, db_t *db, const rs_registry_t *reg, const 
                     size_t errsz);
 /* Engine hooks used by rs_facts.c */
 int rs_engine__anomalies (rs_engine_t *self, const rs_param_t *params, size_t nparams, json_t **out);
+/* Rollup variants allowed (fast mode not OFF) and current. */
+bool rs_engine__fast_allowed (rs_engine_t *self);
 /* The anomalies of one entity (same objects and figures as the entity's
  * entries of rs_engine__anomalies), computed from that entity's rows only. */
 int rs_engine__entity_anomalies (rs_engine_t *self, const char *entity_id, const rs_param_t *params, size_t nparams,

@@ -771,3 +771,12 @@ rs_registry_lane (const rs_registry_t *self, const char *lane)
             return i;
     return 1;   /* Diagnose */
 }
+
+const char *
+rs_registry_sql_file (const char *name)
+{
+    for (const rs_sql_file_t *f = rs_sql_files; name && f->name; f++)
+        if (strcmp (f->name, name) == 0)
+            return f->data;
+    return NULL;
+}

@@ -301,6 +301,25 @@ s_compare_db (const char *db, const char *label)
         }
     }
     json_decref (list);
+    /* EntityFacts of the costliest job: the rank/share facts come from the
+     * rollups on the default engine */
+    char job[128];
+    s_query_text (db, "SELECT job_id FROM rs_job_month GROUP BY job_id ORDER BY SUM(cost) DESC, job_id LIMIT 1", job,
+                  sizeof job);
+    for (size_t k = 0; job[0] && k < sizeof sets / sizeof sets[0]; k++) {
+        json_t *a = NULL, *b = NULL;
+        CHECK (rs_engine_entity_facts (raw, "job", job, sets[k].p, sets[k].n, &a) == 0, "%s facts raw: %s", label,
+               rs_engine_error (raw));
+        CHECK (rs_engine_entity_facts (fast, "job", job, sets[k].p, sets[k].n, &b) == 0, "%s facts: %s", label,
+               rs_engine_error (fast));
+        char where[256];
+        snprintf (where, sizeof where, "%s/facts job %s [%s]", label, job, sets[k].label);
+        CHECK (a && b && s_same (json_object_get (a, "facts"), json_object_get (b, "facts"), where),
+               "%s: raw and rollup facts differ", where);
+        json_decref (a);
+        json_decref (b);
+    }
+    CHECK (job[0] != '\0', "%s: no job for the facts check", label);
     rs_engine_destroy (&raw);
     rs_engine_destroy (&fast);
 }
