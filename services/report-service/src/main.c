@@ -23,8 +23,9 @@
  *     rs_engine, i.e. a private read-only SQLite connection, opened lazily on
  *     the worker. They run RunReport / EntityFacts computations and the
  *     anomaly detector.
- *   - RunReport: the loop first looks in its result cache, keyed by
- *     (report, parameters as sent, data version); a hit is answered at once.
+ *   - RunReport / EntityFacts: the loop first looks in its result cache,
+ *     keyed by (kind, report or entity, parameters as sent, data version;
+ *     report_service.cache_entries entries, LRU); a hit is answered at once.
  *     Otherwise the request is deferred (svc_defer) and attached to a job.
  *     Jobs are coalesced: a request whose key (kind, report/entity,
  *     parameters, data version, data generation) equals a job still in
@@ -45,6 +46,8 @@
  *     under the new version. Alert publication stays on the loop (state
  *     file + PUB socket); two detections in flight cannot publish an alert
  *     twice because the "already published" check runs on the loop.
+ *   - EntityFacts jobs are queued in front of report jobs (they are short
+ *     and an explain waits for them).
  *   - Back-pressure: more than report_service.queue_max jobs waiting →
  *     RESOURCE_EXHAUSTED at once.
  *   - Shutdown: svc drains (waits for deferred requests and held detections
@@ -477,7 +480,9 @@ s_worker (void *arg)
     }
 }
 
-/* Loop thread: queues a new job (already linked nowhere). 0 or -1 (full). */
+/* Loop thread: queues a new job (already linked nowhere). EntityFacts jobs
+ * (short, asked for by explains in progress) go to the front, so they wait
+ * for at most one running computation. 0 or -1 (full / stopping). */
 static int
 s_enqueue (s_daemon_t *d, s_job_t *job)
 {
@@ -486,11 +491,18 @@ s_enqueue (s_daemon_t *d, s_job_t *job)
         pthread_mutex_unlock (&d->mu);
         return -1;
     }
-    if (d->todo_tail)
-        d->todo_tail->next = job;
-    else
+    if (job->kind == JOB_FACTS) {
+        job->next = d->todo_head;
         d->todo_head = job;
-    d->todo_tail = job;
+        if (!d->todo_tail)
+            d->todo_tail = job;
+    } else {
+        if (d->todo_tail)
+            d->todo_tail->next = job;
+        else
+            d->todo_head = job;
+        d->todo_tail = job;
+    }
     d->queued++;
     metric_set (d->m_queue, (double) d->queued);
     pthread_cond_signal (&d->cv);
@@ -596,8 +608,8 @@ s_finish (s_daemon_t *d, s_job_t *job)
         s_job_free (job);
         return;
     }
-    if (job->kind == JOB_RUN && job->rc == 0) {
-        if (json_is_true (json_object_get (job->out, "cached")))
+    if (job->rc == 0) {
+        if (job->kind == JOB_RUN && json_is_true (json_object_get (job->out, "cached")))
             metric_inc (d->m_cache_hits);
         /* cache only what was computed on the current data */
         const char *cur = d->eng ? rs_engine_data_version (d->eng) : NULL;
@@ -832,6 +844,13 @@ s_on_facts (svc_t *svc, const env_t *req, env_t *reply, void *arg)
     char key[65];
     if (s_key (JOB_FACTS, fr->entity_type, fr->entity_id, fr->params, fr->n_params, dv, key) != 0)
         return s_error_msg (d, reply, RS_E_TOOBIG, "request too large");
+    json_t *hit = s_cache_get (d, key);
+    if (hit) {
+        Copilot__V1__EntityFactsReply *out = rs_pb_facts (hit);
+        if (!out)
+            return s_error_msg (d, reply, RS_E_NOMEM, "out of memory");
+        return env_set_body (reply, COPILOT__V1__ENVELOPE__BODY_ENTITY_FACTS_REPLY, out);
+    }
     return s_submit (svc, d, JOB_FACTS, req, key, reply);
 }
 

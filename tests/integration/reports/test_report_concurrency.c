@@ -7,8 +7,9 @@
  * makes cold reports take hundreds of ms, which is the "slow report".
  *
  * 1. Ordering: on ONE DEALER socket we send a cold RunReport(slow report),
- *    then Ping, ListReports and a RunReport already in the cache. The three
- *    quick replies must arrive BEFORE the slow one (the old daemon computed on
+ *    then Ping, ListReports, a RunReport already in the cache and an
+ *    EntityFacts asked before. The four quick replies must arrive BEFORE the
+ *    slow one (the old daemon computed on
  *    its loop thread and answered strictly in order: slow first). No
  *    wall-clock thresholds: only the arrival order is asserted.
  * 2. Coalescing: N identical cold RunReports sent at once cause exactly one
@@ -240,6 +241,17 @@ s_publish_data_changed (pubsub_pub_t *pub, const char *db)
     return rc;
 }
 
+static env_t *
+s_facts_req (const char *type, const char *id)
+{
+    env_t *req = env_new ("test");
+    Copilot__V1__EntityFactsRequest *f = env_msg_new (&copilot__v1__entity_facts_request__descriptor);
+    env_set_str (&f->entity_type, type);
+    env_set_str (&f->entity_id, id);
+    env_set_body (req, COPILOT__V1__ENVELOPE__BODY_ENTITY_FACTS_REQUEST, f);
+    return req;
+}
+
 static bool
 s_same_figures (const Copilot__V1__ReportResult *a, const Copilot__V1__ReportResult *b)
 {
@@ -306,12 +318,16 @@ main (int argc, char **argv)
     REQUIRE (s_result (r) && s_result (r)->cached);
     CHECK (s_same_figures (s_result (r), s_result (warm)));
     env_free (r);
+    r = s_call (cl, s_facts_req ("job", "J-FIN-DAILY"));
+    s_print_error ("facts", r);
+    REQUIRE (r && r->body_case == COPILOT__V1__ENVELOPE__BODY_ENTITY_FACTS_REPLY);
+    env_free (r);
     r = NULL;
 
     /* 1. ordering on one socket: slow first, quick ones after */
     {
         double comp0 = s_metric (cl, "copilot_report_computations_total");
-        slot_t *slow = &slots[0], *ping = &slots[1], *list = &slots[2], *cached = &slots[3];
+        slot_t *slow = &slots[0], *ping = &slots[1], *list = &slots[2], *cached = &slots[3], *facts = &slots[4];
         slow->name = "slow";
         ping->name = "ping";
         list->name = "list";
@@ -322,9 +338,10 @@ main (int argc, char **argv)
         REQUIRE (s_send (cl, s_empty_req (COPILOT__V1__ENVELOPE__BODY_LIST_REPORTS_REQUEST,
                                           &copilot__v1__list_reports_request__descriptor), list) == 0);
         REQUIRE (s_send (cl, s_run_req ("job_cost", NULL, NULL), cached) == 0);
-        REQUIRE (s_wait_all (cl, slots, 4, CALL_MS));
-        fprintf (stderr, "arrival order: slow %d, ping %d, list %d, cached %d\n", slow->order, ping->order, list->order,
-                 cached->order);
+        REQUIRE (s_send (cl, s_facts_req ("job", "J-FIN-DAILY"), facts) == 0);
+        REQUIRE (s_wait_all (cl, slots, 5, CALL_MS));
+        fprintf (stderr, "arrival order: slow %d, ping %d, list %d, cached %d, facts %d\n", slow->order, ping->order,
+                 list->order, cached->order, facts->order);
         s_print_error ("slow", slow->reply);
         CHECK (s_result (slow->reply) != NULL && !s_result (slow->reply)->cached);
         CHECK (ping->reply && ping->reply->body_case == COPILOT__V1__ENVELOPE__BODY_PING_REPLY && ping->reply->ping_reply->ready);
@@ -335,9 +352,12 @@ main (int argc, char **argv)
         CHECK (ping->order < slow->order);
         CHECK (list->order < slow->order);
         CHECK (cached->order < slow->order);
-        CHECK (slow->order == 4);
+        CHECK (facts->order < slow->order);
+        CHECK (facts->reply && facts->reply->body_case == COPILOT__V1__ENVELOPE__BODY_ENTITY_FACTS_REPLY
+               && strcmp (facts->reply->entity_facts_reply->entity_id, "J-FIN-DAILY") == 0);
+        CHECK (slow->order == 5);
         CHECK (s_metric (cl, "copilot_report_computations_total") == comp0 + 1);
-        for (int i = 0; i < 4; i++)
+        for (int i = 0; i < 5; i++)
             env_free (slots[i].reply);
         memset (slots, 0, sizeof slots);
     }
@@ -387,18 +407,13 @@ main (int argc, char **argv)
         s_arrivals = 0;
         REQUIRE (s_send (cl, s_run_req ("eviction_cost", NULL, NULL), &slots[0]) == 0);
         REQUIRE (s_send (cl, s_run_req ("failure_signatures", NULL, NULL), &slots[1]) == 0);
-        env_t *req = env_new ("test");
-        Copilot__V1__EntityFactsRequest *f = env_msg_new (&copilot__v1__entity_facts_request__descriptor);
-        env_set_str (&f->entity_type, "job");
-        env_set_str (&f->entity_id, "J-FIN-DAILY");
-        env_set_body (req, COPILOT__V1__ENVELOPE__BODY_ENTITY_FACTS_REQUEST, f);
-        REQUIRE (s_send (cl, req, &slots[2]) == 0);
+        REQUIRE (s_send (cl, s_facts_req ("job", "J-SUPPLY-RAW"), &slots[2]) == 0);
         REQUIRE (s_send (cl, s_run_req ("job_cost", "from", "2025-13-01"), &slots[3]) == 0);
         REQUIRE (s_wait_all (cl, slots, 4, CALL_MS));
         CHECK (s_result (slots[0].reply) && strcmp (s_result (slots[0].reply)->report_id, "eviction_cost") == 0);
         CHECK (s_result (slots[1].reply) && strcmp (s_result (slots[1].reply)->report_id, "failure_signatures") == 0);
         CHECK (slots[2].reply && slots[2].reply->body_case == COPILOT__V1__ENVELOPE__BODY_ENTITY_FACTS_REPLY
-               && strcmp (slots[2].reply->entity_facts_reply->entity_id, "J-FIN-DAILY") == 0);
+               && strcmp (slots[2].reply->entity_facts_reply->entity_id, "J-SUPPLY-RAW") == 0);
         CHECK (slots[3].reply && env_is_error (slots[3].reply)
                && env_error (slots[3].reply)->code == COPILOT__V1__ERROR_CODE__ERROR_INVALID_ARGUMENT
                && strcmp (env_error (slots[3].reply)->detail, "from") == 0);
