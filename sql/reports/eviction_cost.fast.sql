@@ -9,7 +9,8 @@ WITH w AS MATERIALIZED (
   SELECT fm, lm, same_month,
          same_month AND NOT (substr(:from, 9, 2) = '01' AND :to = to_end) AS same_partial,
          NOT same_month AND substr(:from, 9, 2) <> '01' AS has_head,
-         NOT same_month AND :to <> to_end AS has_tail
+         NOT same_month AND :to <> to_end AS has_tail,
+         CASE WHEN same_month AND NOT (substr(:from, 9, 2) = '01' AND :to = to_end) THEN :to ELSE '' END AS day_to
   FROM (SELECT CASE WHEN substr(:from, 9, 2) = '01' THEN :from
                     ELSE date(:from, 'start of month', '+1 month') END AS fm,
                CASE WHEN :to = date(:to, 'start of month', '+1 month', '-1 day') THEN date(:to, 'start of month')
@@ -23,7 +24,7 @@ b AS (
     AND (:workspace IS NULL OR workspace_id = :workspace)
   UNION ALL
   SELECT job_id, x_runs, cost, cost_n, cost_spot, ev_rows, evx_runs, evx_cost, nw_cost_od, nw_cost_spot
-  FROM rs_job_day WHERE (SELECT same_partial FROM w) AND d >= :from AND d <= :to
+  FROM rs_job_day WHERE d >= :from AND d <= (SELECT day_to FROM w)
     AND (:workspace IS NULL OR workspace_id = :workspace)
   UNION ALL
   SELECT x.job_id, x.x_runs, x.cost, x.cost_n, x.cost_spot, x.ev_rows, x.evx_runs, x.evx_cost, x.nw_cost_od, x.nw_cost_spot

@@ -8,13 +8,16 @@
 -- rest-of-month row per job (rs_job_rtm at the job's first day >= :from),
 -- the partial month at the end ONE month-to-date row (rs_job_mtd at the
 -- last day <= :to), each found by a primary-key probe per job; a window
--- inside a single month reads its days from rs_job_day. Exact for any
+-- inside a single month reads its days from rs_job_day (day_to = '' empties
+-- that range scan otherwise: a constant condition beside the range would
+-- still walk the whole index). Exact for any
 -- from/to: every day of the window is counted once, nothing is subtracted.
 WITH w AS MATERIALIZED (
   SELECT fm, lm, same_month,
          same_month AND NOT (substr(:from, 9, 2) = '01' AND :to = to_end) AS same_partial,
          NOT same_month AND substr(:from, 9, 2) <> '01' AS has_head,
-         NOT same_month AND :to <> to_end AS has_tail
+         NOT same_month AND :to <> to_end AS has_tail,
+         CASE WHEN same_month AND NOT (substr(:from, 9, 2) = '01' AND :to = to_end) THEN :to ELSE '' END AS day_to
   FROM (SELECT CASE WHEN substr(:from, 9, 2) = '01' THEN :from
                     ELSE date(:from, 'start of month', '+1 month') END AS fm,
                CASE WHEN :to = date(:to, 'start of month', '+1 month', '-1 day') THEN date(:to, 'start of month')
@@ -30,7 +33,7 @@ b AS (
   UNION ALL
   SELECT job_id, runs, ok_runs, failed_runs, skipped_runs, cost, cost_spot, cost_od, dbus, dur_sum, dur_n,
          cpu_sum, cpu_n, mem_max, spot_sum, spot_n
-  FROM rs_job_day WHERE (SELECT same_partial FROM w) AND d >= :from AND d <= :to
+  FROM rs_job_day WHERE d >= :from AND d <= (SELECT day_to FROM w)
     AND (:workspace IS NULL OR workspace_id = :workspace)
   UNION ALL
   SELECT x.job_id, x.runs, x.ok_runs, x.failed_runs, x.skipped_runs, x.cost, x.cost_spot, x.cost_od, x.dbus, x.dur_sum, x.dur_n, x.cpu_sum, x.cpu_n, x.mem_max, x.spot_sum, x.spot_n

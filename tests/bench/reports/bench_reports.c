@@ -11,6 +11,9 @@
  *        parameters and data version).
  * Targets (issue 4): warm <= 20 ms, cold <= 500 ms. The table is printed in
  * Markdown; with COPILOT_BENCH_STRICT=1 a missed target fails the run.
+ * The "sql" column says which SQL the cold runs used: "rollup" (the
+ * report's sql_fast variant over the rs_* rollups) or "raw".
+ * COPILOT_BENCH_REPORTS=id,id,... limits the run to those reports.
  * The database is generated (`copilot generate --profile large --seed 42`)
  * when missing and COPILOT_BENCH=1; otherwise the benchmark is skipped (77).
  */
@@ -27,6 +30,24 @@ s_cmp (const void *a, const void *b)
 {
     double x = *(const double *) a, y = *(const double *) b;
     return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/* true when `id` is listed in COPILOT_BENCH_REPORTS (or the variable is unset) */
+static bool
+s_selected (const char *id)
+{
+    const char *list = getenv ("COPILOT_BENCH_REPORTS");
+    if (!list || !*list)
+        return true;
+    size_t n = strlen (id);
+    for (const char *p = list; *p;) {
+        const char *end = strchr (p, ',');
+        size_t len = end ? (size_t) (end - p) : strlen (p);
+        if (len == n && strncmp (p, id, n) == 0)
+            return true;
+        p += len + (end ? 1 : 0);
+    }
+    return false;
 }
 
 static double
@@ -83,6 +104,8 @@ main (int argc, char **argv)
         if (skip_pre && strcmp (skip_pre, "1") == 0)
             break;
         int64_t s = clock_mono_ns ();
+        if (!s_selected (json_string_value (json_object_get (r, "id"))))
+            continue;
         if (strcmp (json_string_value (json_object_get (r, "status")), "available") == 0 &&
             rs_engine_run (e, json_string_value (json_object_get (r, "id")), NULL, 0, &out) == 0)
             json_decref (out);
@@ -93,15 +116,16 @@ main (int argc, char **argv)
     const char *dv = rs_engine_data_version (e);
     printf ("report-service benchmark: %s (data %s), cold = fresh engine x%d, warm = cached x%d\n\n", db, dv ? dv : "?",
             cold_reps, warm_reps);
-    printf ("| report | result rows | cold p50 ms | cold p95 ms | warm p50 ms | warm p95 ms | targets (cold 500 / warm 20) |\n");
-    printf ("|---|---:|---:|---:|---:|---:|---|\n");
+    printf ("| report | sql | result rows | cold p50 ms | cold p95 ms | warm p50 ms | warm p95 ms | targets (cold 500 / warm 20) |\n");
+    printf ("|---|---|---:|---:|---:|---:|---:|---|\n");
     rs_engine_destroy (&e);
     int missed = 0;
     json_array_foreach (json_object_get (list, "reports"), i, r) {
         const char *id = json_string_value (json_object_get (r, "id"));
-        if (strcmp (json_string_value (json_object_get (r, "status")), "available") != 0)
+        if (strcmp (json_string_value (json_object_get (r, "status")), "available") != 0 || !s_selected (id))
             continue;
         double cold[100], warm[1000];
+        const char *variant = "raw";
         size_t rows = 0;
         rs_engine_t *w = NULL;
         bool failed = false;
@@ -111,6 +135,8 @@ main (int argc, char **argv)
             int64_t s = clock_mono_ns ();
             int rc = c ? rs_engine_run (c, id, NULL, 0, &out) : -1;
             cold[k] = (double) (clock_mono_ns () - s) / 1e6;
+            if (c)
+                variant = strcmp (rs_engine_last_variant (c), "fast") == 0 ? "rollup" : "raw";
             if (rc != 0) {
                 fprintf (stderr, "%s: %s\n", id, c ? rs_engine_error (c) : err);
                 failed = true;
@@ -131,7 +157,7 @@ main (int argc, char **argv)
         }
         rs_engine_destroy (&w);
         if (failed) {
-            printf ("| %s | error | | | | | |\n", id);
+            printf ("| %s | %s | error | | | | | |\n", id, variant);
             missed++;
             continue;
         }
@@ -139,7 +165,8 @@ main (int argc, char **argv)
         double w50 = s_pct (warm, warm_reps, 50), w95 = s_pct (warm, warm_reps, 95);
         bool ok = c95 <= 500.0 && w95 <= 20.0;
         missed += !ok;
-        printf ("| %s | %zu | %.1f | %.1f | %.3f | %.3f | %s |\n", id, rows, c50, c95, w50, w95, ok ? "met" : "MISSED");
+        printf ("| %s | %s | %zu | %.1f | %.1f | %.3f | %.3f | %s |\n", id, variant, rows, c50, c95, w50, w95,
+                ok ? "met" : "MISSED");
         fflush (stdout);
     }
     json_decref (list);
