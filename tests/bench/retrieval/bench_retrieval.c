@@ -169,6 +169,7 @@ static int s_inflight = 16;
 typedef struct {
     long replies, errors;
     long by_w1, by_w2;
+    long win_w1, win_w2; /* replies inside the timed window, per replica */
 } qstats_t;
 static qstats_t s_q;
 
@@ -215,10 +216,13 @@ s_qps (const char *ep, int seconds, qstats_t *out)
     }
     double elapsed = (double) (clock_mono_ms () - t0) / 1000.0;
     long done = s_q.replies;
+    long w1 = s_q.by_w1, w2 = s_q.by_w2;
     bus_client_poll (c, 30000); /* drain what is still in flight */
     bus_client_destroy (&c);
     zmq_ctx_term (ctx);
     *out = s_q;
+    out->win_w1 = w1;
+    out->win_w2 = w2;
     return (double) done / elapsed;
 }
 
@@ -257,13 +261,15 @@ int
 main (int argc, char **argv)
 {
     if (argc != 5) {
-        fprintf (stderr, "usage: %s ROUTER_BIN WORKER_BIN --synthetic N | --db PATH\n", argv[0]);
+        fprintf (stderr, "usage: %s ROUTER_BIN WORKER_BIN --synthetic N | --db PATH | --index DIR\n", argv[0]);
         return 2;
     }
     const char *router_bin = argv[1], *worker_bin = argv[2];
     bool synthetic = strcmp (argv[3], "--synthetic") == 0;
+    /* --index DIR: reuse an index a previous run kept (RT_BENCH_KEEP=1) */
+    const char *reuse = strcmp (argv[3], "--index") == 0 ? argv[4] : NULL;
     size_t nsyn = synthetic ? (size_t) strtoull (argv[4], NULL, 10) : 0;
-    const char *db = synthetic ? NULL : argv[4];
+    const char *db = synthetic || reuse ? NULL : argv[4];
     if (db && access (db, R_OK) != 0) {
         fprintf (stderr, "%s missing: skipped (generate it with copilot generate --profile large)\n", db);
         return 77;
@@ -274,6 +280,8 @@ main (int argc, char **argv)
         return 1;
     char idx[300], run[300], rep[400], bep[400], w1ep[400], w2ep[400];
     snprintf (idx, sizeof idx, "%s/index", rt_proc_dir);
+    if (reuse)
+        snprintf (idx, sizeof idx, "%s", reuse);
     snprintf (run, sizeof run, "%s/run", rt_proc_dir);
     mkdir (run, 0700);
 
@@ -292,7 +300,7 @@ main (int argc, char **argv)
     s_inflight = clients > 0 ? clients : 16;
     printf ("params: %s, dim %d, lsa fit sample %d, flat_max %d, hnsw M %d efConstruction %d efSearch %d, "
             "build threads %d, seed %llu, %d searches in flight, %d s per QPS phase\n",
-            synthetic ? "synthetic" : db, cfg.dim, cfg.lsa.fit_sample, cfg.flat_max, cfg.hnsw_m,
+            synthetic ? "synthetic" : reuse ? reuse : db, cfg.dim, cfg.lsa.fit_sample, cfg.flat_max, cfg.hnsw_m,
             cfg.ef_construction, cfg.ef_search, cfg.threads, (unsigned long long) seed, s_inflight, seconds);
     fflush (stdout);
     rt_build_stats_t st = {0};
@@ -300,7 +308,9 @@ main (int argc, char **argv)
     getrusage (RUSAGE_SELF, &ru0);
     int64_t t0 = clock_mono_ms ();
     int rc;
-    if (synthetic) {
+    if (reuse) {
+        rc = RT_OK; /* no build: figures below are zero */
+    } else if (synthetic) {
         rt_docset_t *ds = rt_docset_new ();
         s_vocab_init (seed);
         if (s_synthetic (nsyn, ds) != 0 || rt_corpus_load_builtin (1000, 150, ds, ds) != RT_OK) {
@@ -358,7 +368,7 @@ main (int argc, char **argv)
     double sum = 0;
     for (int i = 0; i < NLAT; i++)
         sum += lat[i];
-    printf ("in-process hybrid k=10: wall p50 %.2f ms, p99 %.2f ms, %.0f searches/s; CPU %.2f ms per search "
+    printf ("in-process hybrid k=10: wall p50 %.2f ms, p99 %.2f ms, %.2f searches/s; CPU %.2f ms per search "
             "(%.0f searches/s per core)\n",
             lat[NLAT / 2], lat[NLAT * 99 / 100], NLAT / (sum / 1000.0), cpu_ms, 1000.0 / cpu_ms);
     rt_index_destroy (&ix);
@@ -400,13 +410,16 @@ main (int argc, char **argv)
     qps2 = s_qps (rep, seconds, &q2);
     double rss_w1 = s_vmhwm_mib (w1.pid), rss_w2 = s_vmhwm_mib (w2.pid);
     double tot2 = (double) (q2.by_w1 + q2.by_w2);
-    printf ("router QPS: 1 replica %.0f (%ld errors); 2 replicas %.0f (%ld errors; w1 %ld, w2 %ld); ratio %.2f\n",
-            qps1, q1.errors, qps2, q2.errors, q2.by_w1, q2.by_w2, qps1 > 0 ? qps2 / qps1 : 0.0);
-    printf ("per replica with 2: w1 %.0f QPS, w2 %.0f QPS; replica peak RSS w1 %.0f MiB, w2 %.0f MiB; nproc %ld\n",
-            tot2 > 0 ? qps2 * (double) q2.by_w1 / tot2 : 0.0, tot2 > 0 ? qps2 * (double) q2.by_w2 / tot2 : 0.0,
-            rss_w1, rss_w2, sysconf (_SC_NPROCESSORS_ONLN));
-    printf ("BENCH retrieval docs=%zu build_s=%.1f build_rss_mib=%.0f index_mib=%.1f p50_ms=%.2f qps1=%.0f "
-            "qps2=%.0f ratio=%.2f\n",
+    (void) tot2;
+    printf ("router QPS: 1 replica %.2f (%ld errors, %ld replies in %d s); 2 replicas %.2f (%ld errors; in the "
+            "window w1 %ld, w2 %ld); ratio %.2f\n",
+            qps1, q1.errors, q1.win_w1 + q1.win_w2, seconds, qps2, q2.errors, q2.win_w1, q2.win_w2,
+            qps1 > 0 ? qps2 / qps1 : 0.0);
+    printf ("per replica with 2: w1 %.2f QPS, w2 %.2f QPS; replica peak RSS w1 %.0f MiB, w2 %.0f MiB; nproc %ld\n",
+            (double) q2.win_w1 / seconds, (double) q2.win_w2 / seconds, rss_w1, rss_w2,
+            sysconf (_SC_NPROCESSORS_ONLN));
+    printf ("BENCH retrieval docs=%zu build_s=%.1f build_rss_mib=%.0f index_mib=%.1f p50_ms=%.2f qps1=%.2f "
+            "qps2=%.2f ratio=%.2f\n",
             st.docs[0] + st.docs[1] + st.docs[2], build_s, build_rss, (double) st.bytes / 1048576.0, lat[NLAT / 2],
             qps1, qps2, qps1 > 0 ? qps2 / qps1 : 0.0);
     out = (q1.errors || q2.errors) ? 1 : 0;
@@ -422,7 +435,9 @@ done:
     free (lat);
     char cmd[400];
     snprintf (cmd, sizeof cmd, "rm -rf '%s'", rt_proc_dir);
-    if (strncmp (rt_proc_dir, "/tmp/rt_bench_", 14) == 0 && system (cmd) != 0)
+    if (getenv ("RT_BENCH_KEEP") && !reuse)
+        printf ("kept %s (rerun the QPS phases with --index %s)\n", rt_proc_dir, idx);
+    else if (strncmp (rt_proc_dir, "/tmp/rt_bench_", 14) == 0 && system (cmd) != 0)
         fprintf (stderr, "cleanup failed\n");
     return out;
 }
