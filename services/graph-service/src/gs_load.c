@@ -782,8 +782,12 @@ gs_builder_load_db (gs_builder_t *self, const char *db_path, char *err, size_t e
         }
     /* Size the index once (max(rowid) is an O(log n) estimate of each count). */
     {
+        /* Every node table (a node past the reserve doubles all node
+         * arrays: seconds and hundreds of MiB at 13M nodes), plus room for
+         * 64Ki anomaly nodes added after the load. */
         static const char *const sized[] = {"job_runs", "compute_usage", "events", "eviction_details",
-                                            "sql_query_history", "jobs"};
+                                            "sql_query_history", "jobs", "users_lookup", "workspace",
+                                            "non_job_compute", "config_changes"};
         int64_t total = 0;
         for (size_t i = 0; i < sizeof sized / sizeof *sized; i++) {
             char q[96];
@@ -793,7 +797,7 @@ gs_builder_load_db (gs_builder_t *self, const char *db_path, char *err, size_t e
                 total += sqlite3_column_int64 (st, 0);
             sqlite3_finalize (st);
         }
-        if (total > 0 && total < (int64_t) UINT32_MAX / 4 && gs__builder_reserve (self, (size_t) total + 1024) != GS_OK) {
+        if (total > 0 && total < (int64_t) UINT32_MAX / 4 && gs__builder_reserve (self, (size_t) total + 65536) != GS_OK) {
             rc = gs__err (err, errsz, GS_E_NOMEM, "out of memory sizing the graph for %lld rows", (long long) total);
             goto done;
         }
