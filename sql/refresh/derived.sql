@@ -472,6 +472,36 @@ FROM (
 GROUP BY d, signature, job_id
 ORDER BY d, signature, job_id;
 
+-- rs_failure_month: rs_failure_day per calendar month (whole months of a
+-- failure_signatures window; its edge days come from rs_failure_day).
+DROP TABLE IF EXISTS rs_failure_month;
+CREATE TABLE rs_failure_month (
+    m TEXT NOT NULL, signature TEXT NOT NULL, job_id TEXT NOT NULL, workspace_id TEXT,
+    occurrences INTEGER NOT NULL, failed_runs INTEGER NOT NULL, skipped_runs INTEGER NOT NULL,
+    first_seen TEXT, last_seen TEXT, cost REAL,
+    PRIMARY KEY (m, signature, job_id)
+) WITHOUT ROWID;
+INSERT INTO rs_failure_month
+SELECT substr(d, 1, 8) || '01', signature, job_id, MIN(workspace_id), SUM(occurrences), SUM(failed_runs),
+       SUM(skipped_runs), MIN(first_seen), MAX(last_seen), SUM(cost)
+FROM rs_failure_day
+GROUP BY substr(d, 1, 8) || '01', signature, job_id
+ORDER BY 1, 2, 3;
+
+-- rs_job_tag: tag_showback's tag items of every job (jobs.tags as a JSON
+-- array or object, normalized lower-case with '-' for blanks), one row per
+-- item in item order (duplicates kept, as the raw report sums them).
+DROP TABLE IF EXISTS rs_job_tag;
+CREATE TABLE rs_job_tag (
+    job_id TEXT NOT NULL, ord INTEGER NOT NULL, tag TEXT,
+    PRIMARY KEY (job_id, ord)
+) WITHOUT ROWID;
+INSERT INTO rs_job_tag
+SELECT j.job_id, t.id, lower(replace(trim(CASE WHEN t.type = 'text' THEN t.value ELSE t.key END), ' ', '-'))
+FROM jobs j JOIN json_each(CASE WHEN json_valid(j.tags) THEN j.tags ELSE '[]' END) t
+WHERE trim(CASE WHEN t.type = 'text' THEN t.value ELSE COALESCE(t.key, '') END) <> ''
+ORDER BY j.job_id, t.id;
+
 -- rs_job_runs_all: per job over ALL runs (start date known): run counts and
 -- the median of successful durations (reliability_scorecard's median rule:
 -- mean of the two middle values). Valid for a window that covers every run

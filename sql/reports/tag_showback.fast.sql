@@ -1,7 +1,7 @@
 -- tag_showback.fast.sql — rollup variant of tag_showback.sql (same columns,
 -- order and figures): the per-job cost of the window (jc) comes from
--- rs_job_month + edge days of rs_job_day (see job_cost.fast.sql); the tag
--- split is the raw report's.
+-- the job rollups (see job_cost.fast.sql); the tag items come from
+-- rs_job_tag (the raw report's json_each split, pre-computed).
 WITH w AS MATERIALIZED (
   SELECT fm, lm, same_month,
          same_month AND NOT (substr(:from, 9, 2) = '01' AND :to = to_end) AS same_partial,
@@ -45,10 +45,7 @@ jc AS MATERIALIZED (
   HAVING SUM(b.x_runs) > 0
 ),
 jt AS MATERIALIZED (
-  SELECT jc.job_id, jc.cost,
-         lower(replace(trim(CASE WHEN t.type = 'text' THEN t.value ELSE t.key END), ' ', '-')) AS tag
-  FROM jc JOIN json_each(CASE WHEN json_valid(jc.tags) THEN jc.tags ELSE '[]' END) t
-  WHERE trim(CASE WHEN t.type = 'text' THEN t.value ELSE COALESCE(t.key, '') END) <> ''
+  SELECT jc.job_id, jc.cost, t.tag FROM jc JOIN rs_job_tag t ON t.job_id = jc.job_id
 ),
 tagged AS (
   SELECT tag, COUNT(DISTINCT job_id) AS jobs, SUM(cost) AS cost_total_usd,
