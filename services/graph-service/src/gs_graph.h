@@ -251,6 +251,14 @@ int gs_snapshot_write (const gs_graph_t *g, const char *path, const char *db_pat
 int gs_snapshot_load (const char *path, const char *db_path, const char *options, gs_graph_t **out, char *err,
                       size_t errsz);
 
+/* gs_snapshot_load with flags: GS_SNAP_ALLOW_STALE skips only the data key
+ * comparison (every integrity, format, identity and options check still
+ * applies). For reading state kept in an out-of-date snapshot (the daemon
+ * recovers its anomaly list from it); never serve such a graph. */
+#define GS_SNAP_ALLOW_STALE 1u
+int gs_snapshot_load_ex (const char *path, const char *db_path, const char *options, unsigned flags,
+                         gs_graph_t **out, char *err, size_t errsz);
+
 /* The database's current data key (see above) into out. 0, GS_E_DB, GS_E_IO
  * or GS_E_TOOBIG. */
 int gs_db_data_key (const char *db_path, char *out, size_t size, char *err, size_t errsz);

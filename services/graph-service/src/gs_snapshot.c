@@ -496,6 +496,13 @@ int
 gs_snapshot_load (const char *path, const char *db_path, const char *options, gs_graph_t **out, char *err,
                   size_t errsz)
 {
+    return gs_snapshot_load_ex (path, db_path, options, 0, out, err, errsz);
+}
+
+int
+gs_snapshot_load_ex (const char *path, const char *db_path, const char *options, unsigned flags, gs_graph_t **out,
+                     char *err, size_t errsz)
+{
     if (out == NULL || path == NULL || db_path == NULL)
         return gs__err (err, errsz, GS_E_INVALID, "snapshot: no path, database or output given");
     *out = NULL;
@@ -594,9 +601,9 @@ gs_snapshot_load (const char *path, const char *db_path, const char *options, gs
             goto out;
         }
         char key[96];
-        if ((rc = gs_db_data_key (db_path, key, sizeof key, err, errsz)) != GS_OK)
+        if ((flags & GS_SNAP_ALLOW_STALE) == 0 && (rc = gs_db_data_key (db_path, key, sizeof key, err, errsz)) != GS_OK)
             goto out;
-        if (h->data_key[0] == '\0' || strcmp (key, h->data_key) != 0) {
+        if ((flags & GS_SNAP_ALLOW_STALE) == 0 && (h->data_key[0] == '\0' || strcmp (key, h->data_key) != 0)) {
             rc = gs__err (err, errsz, GS_E_SNAP_STALE, "snapshot %s rejected: stale (built at %s, database now at %s)", path,
                           h->data_key[0] ? h->data_key : "(unknown)", key);
             goto out;

@@ -32,7 +32,8 @@
  * otherwise the rejection is logged with its reason (graph.snapshot_rejected)
  * and the graph is built from SQLite as before. The anomaly table is
  * restored from the loaded graph's anomaly nodes, so later rebuilds keep
- * them. Readiness detail and metrics say where the graph came from
+ * them; a snapshot rejected only as stale (the database changed) still
+ * gives its anomalies to the new build (alerts are published once). Readiness detail and metrics say where the graph came from
  * ("from snapshot" / "built"). A graph being written is never freed under
  * the writer: a swap during the write hands its destruction to the write's
  * completion callback.
@@ -85,6 +86,9 @@ typedef struct {
     char *snap_path;            /* try this snapshot first (NULL = build) */
     bool from_snapshot;
     bool snap_rejected;
+    size_t cap_anoms;
+    int64_t max_anoms;
+    size_t carried_anoms;       /* anomalies recovered from a stale snapshot */
 } s_build_t;
 
 typedef struct {
@@ -126,6 +130,7 @@ struct _s_daemon_t {
 };
 
 static void s_request_build (s_daemon_t *d, const char *reason);
+static size_t s_anoms_from_graph (const gs_graph_t *g, s_anomaly_t **arr, size_t *n_p, size_t *cap_p, int64_t max);
 
 /* ------------------------------------------------------------------ build */
 
@@ -149,6 +154,19 @@ s_build_work (uv_work_t *req)
         } else {
             log_warn ("graph.snapshot_rejected", "%s [%s]; building from SQLite", serr, gs_strerror (src));
             b->snap_rejected = true;
+        }
+        /* The database changed since the snapshot, but the anomalies it holds
+         * (from alerts, which are published once) are still ours: carry them
+         * into the new build. */
+        if (src == GS_E_SNAP_STALE) {
+            gs_graph_t *old = NULL;
+            if (gs_snapshot_load_ex (b->snap_path, b->db_path, SNAP_OPTIONS, GS_SNAP_ALLOW_STALE, &old, serr,
+                                     sizeof serr) == GS_OK) {
+                b->carried_anoms = s_anoms_from_graph (old, &b->anoms, &b->n_anoms, &b->cap_anoms, b->max_anoms);
+                log_info ("graph.snapshot_anomalies", "%zu anomalies carried over from the stale snapshot",
+                          b->carried_anoms);
+            }
+            gs_graph_destroy (&old);
         }
     }
     gs_builder_t *bl = gs_builder_new (0);
@@ -248,15 +266,15 @@ s_request_write (s_daemon_t *d)
     svc_hold (d->svc);
 }
 
-/* Re-creates the anomaly table from a loaded graph's anomaly nodes
- * ("anomaly::<pk>:<date>" → ANOMALY_OF entity, cost = value, detail =
- * summary), keeping entries that arrived meanwhile. Returns how many entries
- * of the table are not in the graph (they need a rebuild). */
+/* Adds the anomalies of graph g (its anomaly nodes: "anomaly::<pk>:<date>"
+ * → ANOMALY_OF entity, cost = value, detail = summary) to the table
+ * (*arr, *n, *cap), keeping entries already there, at most `max` in all.
+ * Returns how many were added. */
 static size_t
-s_restore_anomalies (s_daemon_t *d, const gs_graph_t *g)
+s_anoms_from_graph (const gs_graph_t *g, s_anomaly_t **arr, size_t *n_p, size_t *cap_p, int64_t max)
 {
     const uint32_t n = gs_graph_node_count (g);
-    size_t restored = 0;
+    size_t added = 0;
     for (uint32_t i = 0; i < n; i++) {
         if (gs_node_type (g, i) != GS_NT_ANOMALY)
             continue;
@@ -279,21 +297,31 @@ s_restore_anomalies (s_daemon_t *d, const gs_graph_t *g)
         an.value = gs_node_cost (g, i);
         str_copy (an.summary, sizeof an.summary, gs_node_detail (g, i));
         bool dup = false;
-        for (size_t k = 0; k < d->n_anoms && !dup; k++)
-            dup = strcmp (d->anoms[k].entity, an.entity) == 0 && strcmp (d->anoms[k].date, an.date) == 0;
-        if (dup || (int64_t) d->n_anoms >= d->max_anoms)
+        for (size_t k = 0; k < *n_p && !dup; k++)
+            dup = strcmp ((*arr)[k].entity, an.entity) == 0 && strcmp ((*arr)[k].date, an.date) == 0;
+        if (dup || (int64_t) *n_p >= max)
             continue;
-        if (d->n_anoms == d->cap_anoms) {
-            size_t nc = d->cap_anoms ? d->cap_anoms * 2 : 64;
-            s_anomaly_t *p = realloc (d->anoms, nc * sizeof *p);
+        if (*n_p == *cap_p) {
+            size_t nc = *cap_p ? *cap_p * 2 : 64;
+            s_anomaly_t *p = realloc (*arr, nc * sizeof *p);
             if (p == NULL)
                 break;
-            d->anoms = p;
-            d->cap_anoms = nc;
+            *arr = p;
+            *cap_p = nc;
         }
-        d->anoms[d->n_anoms++] = an;
-        restored++;
+        (*arr)[(*n_p)++] = an;
+        added++;
     }
+    return added;
+}
+
+/* Re-creates the anomaly table from a snapshot-loaded graph. Returns how
+ * many entries of the table are not in the graph (alerts that arrived while
+ * loading: they need a rebuild). */
+static size_t
+s_restore_anomalies (s_daemon_t *d, const gs_graph_t *g)
+{
+    s_anoms_from_graph (g, &d->anoms, &d->n_anoms, &d->cap_anoms, d->max_anoms);
     metric_set (d->m_anomalies, (double) d->n_anoms);
     gs_stats_t st;
     gs_graph_stats (g, &st);
@@ -374,6 +402,8 @@ s_build_done (uv_work_t *req, int status)
                 str_copy (d->pending_reason, sizeof d->pending_reason, "anomalies");
             }
         } else {
+            if (b->carried_anoms > 0)
+                s_restore_anomalies (d, d->graph);   /* the carried ones are in this graph */
             s_request_write (d);
         }
     } else {
@@ -425,6 +455,7 @@ s_request_build (s_daemon_t *d, const char *reason)
         }
         memcpy (b->anoms, d->anoms, d->n_anoms * sizeof *b->anoms);
         b->n_anoms = d->n_anoms;
+        b->cap_anoms = d->n_anoms;
     }
     /* The snapshot is tried until the first graph exists (start-up and its
      * retries), never for rebuilds: those follow a data change. */
@@ -436,6 +467,7 @@ s_request_build (s_daemon_t *d, const char *reason)
         return;
     }
     b->d = d;
+    b->max_anoms = d->max_anoms;
     b->req.data = b;
     b->t0_ms = clock_mono_ms ();
     str_copy (b->reason, sizeof b->reason, reason);

@@ -18,7 +18,8 @@
  *    snapshot", copilot_graph_from_snapshot 1) and answers the same
  *    Subgraph text, anomaly included (restored from the snapshot).
  * 7. The database changes while no daemon runs: a third daemon rejects the
- *    stale snapshot, builds from SQLite and sees the new row.
+ *    stale snapshot, builds from SQLite and sees the new row; the anomaly
+ *    is carried over from the stale snapshot.
  * Exits 77 when the fixture or the binary is missing.
  */
 #include <errno.h>
@@ -430,6 +431,10 @@ main (int argc, char **argv)
     CHECK (strstr (detail, "(built)") != NULL);
     CHECK (s_metrics_has (cl, "copilot_graph_snapshot_rejects_total{service=\"graph-service\"} 1"));
     r = s_neighbors (cl, "job::J-GS-TEST2", "", 10);
+    CHECK (s_error_code (r) == 0 && r->neighbors_reply->n_nodes == 1);
+    env_free (r);
+    /* The anomaly (an alert, published once) survives the stale snapshot. */
+    r = s_neighbors (cl, "job::J-FIN-DAILY", "HAS_ANOMALY", 5);
     CHECK (s_error_code (r) == 0 && r->neighbors_reply->n_nodes == 1);
     env_free (r);
     kill (pid, SIGTERM);

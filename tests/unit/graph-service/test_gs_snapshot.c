@@ -335,6 +335,19 @@ test_stale_and_foreign (void **state)
     assert_int_equal (s_load (s_db, "test-opts", err, sizeof err), GS_E_SNAP_STALE);
     assert_non_null (strstr (err, "dv:7"));
     assert_non_null (strstr (err, "dv:8"));
+    /* ALLOW_STALE skips only the data key check (the daemon reads the stale
+     * snapshot's anomalies); identity and options are still enforced. */
+    {
+        gs_graph_t *st = NULL;
+        assert_int_equal (gs_snapshot_load_ex (s_snap, s_db, "test-opts", GS_SNAP_ALLOW_STALE, &st, err, sizeof err), GS_OK);
+        assert_non_null (st);
+        assert_string_equal (gs_graph_data_key (st), "dv:7");
+        assert_true (gs_graph_find (st, "anomaly::J-FIN-DAILY:2025-12-01") >= 0);
+        gs_graph_destroy (&st);
+        assert_int_equal (gs_snapshot_load_ex (s_snap, s_db, "other-opts", GS_SNAP_ALLOW_STALE, &st, err, sizeof err),
+                          GS_E_SNAP_FOREIGN);
+        assert_null (st);
+    }
     /* Missing file. */
     gs_graph_t *l = NULL;
     char missing[300];
