@@ -257,6 +257,51 @@ FROM rs_job_day
 GROUP BY job_id, substr(d, 1, 8) || '01'
 ORDER BY 2, job_id;
 
+-- rs_job_all: rs_job_day summed per job over ALL days — a window that
+-- covers every day (the reports' default: earliest to latest usage date)
+-- reads one row per job from here (rs_rollup_state.job_d_min / job_d_max).
+DROP TABLE IF EXISTS rs_job_all;
+CREATE TABLE rs_job_all (
+    job_id TEXT PRIMARY KEY, workspace_id TEXT,
+    runs INTEGER, ok_runs INTEGER, failed_runs INTEGER, skipped_runs INTEGER, retry_runs INTEGER,
+    x_runs INTEGER, x_ok INTEGER, x_failed INTEGER, cost REAL, cost_n INTEGER, cost_spot REAL, cost_od REAL,
+    prod_n INTEGER, failed_cost REAL, dbus REAL, dbus_n INTEGER, dur_sum INTEGER, dur_n INTEGER, cpu_sum REAL,
+    cpu_n INTEGER, mem_max REAL, spot_sum REAL, spot_n INTEGER, ev_rows INTEGER, ev_events INTEGER,
+    evx_runs INTEGER, evx_cost REAL, nw_cost_od REAL, nw_cost_spot REAL
+) WITHOUT ROWID;
+INSERT INTO rs_job_all
+SELECT job_id, MIN(workspace_id),
+       SUM(runs),
+       SUM(ok_runs),
+       SUM(failed_runs),
+       SUM(skipped_runs),
+       SUM(retry_runs),
+       SUM(x_runs),
+       SUM(x_ok),
+       SUM(x_failed),
+       SUM(cost),
+       SUM(cost_n),
+       SUM(cost_spot),
+       SUM(cost_od),
+       SUM(prod_n),
+       SUM(failed_cost),
+       SUM(dbus),
+       SUM(dbus_n),
+       SUM(dur_sum),
+       SUM(dur_n),
+       SUM(cpu_sum),
+       SUM(cpu_n),
+       MAX(mem_max),
+       SUM(spot_sum),
+       SUM(spot_n),
+       SUM(ev_rows),
+       SUM(ev_events),
+       SUM(evx_runs),
+       SUM(evx_cost),
+       SUM(nw_cost_od),
+       SUM(nw_cost_spot)
+FROM rs_job_day GROUP BY job_id ORDER BY job_id;
+
 -- rs_job_mtd / rs_job_rtm: rs_job_day as running totals within each
 -- calendar month — month-to-date (first day of the month .. d) and
 -- rest-of-month (d .. last day), running MAX for mem_max. A window's partial
@@ -569,13 +614,15 @@ CREATE TABLE rs_rollup_state (
     multi_usage_runs INTEGER NOT NULL,     -- runs with more than one JOB_RUN usage row
     date_mismatch_rows INTEGER NOT NULL,   -- JOB_RUN usage rows dated off their run's start date
     run_min TEXT, run_max TEXT,            -- MIN / MAX(date(start_time)) over job_runs (rs_job_runs_all)
-    rr_to TEXT, rr_recent_days INTEGER     -- rs_job_runtime's :to and :recent_days
+    rr_to TEXT, rr_recent_days INTEGER,   -- rs_job_runtime's :to and :recent_days
+    job_d_min TEXT, job_d_max TEXT         -- MIN / MAX(d) of rs_job_day (rs_job_all covers them)
 );
 INSERT INTO rs_rollup_state (id, built_for_version, exact, multi_usage_runs, date_mismatch_rows, run_min, run_max,
-                             rr_to, rr_recent_days)
+                             rr_to, rr_recent_days, job_d_min, job_d_max)
 SELECT 1, COALESCE((SELECT version FROM data_version WHERE id = 1), 0) + 1, (a + b) = 0, a, b,
        (SELECT MIN(date(start_time)) FROM job_runs), (SELECT MAX(date(start_time)) FROM job_runs),
-       (SELECT MAX(usage_date) FROM compute_usage), 14
+       (SELECT MAX(usage_date) FROM compute_usage), 14,
+       (SELECT MIN(d) FROM rs_job_day), (SELECT MAX(d) FROM rs_job_day)
 FROM (SELECT (SELECT COUNT(*) FROM (SELECT parent_id FROM compute_usage WHERE parent_type = 'JOB_RUN'
                                     GROUP BY parent_id HAVING COUNT(*) > 1)) AS a,
              (SELECT COUNT(*) FROM compute_usage u JOIN job_runs r ON r.job_run_id = u.parent_id
