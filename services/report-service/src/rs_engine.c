@@ -540,6 +540,13 @@ s_detect (rs_engine_t *e, const rs_report_t *rep, rs_table_t *t, const rs_scope_
         free (an);
         return s_fail (e, RS_E_NOMEM, "out of memory");
     }
+    /* rows non-decreasing by entity are grouped by construction (the SQL
+     * orders by entity, date): then the per-group search for a later
+     * repeat of the entity, O(rows x entities), is skipped */
+    bool sorted = true;
+    for (size_t r = 1; r < n && sorted; r++)
+        if (rs_value_cmp (rs_table_cell_c (t, r, ce), rs_table_cell_c (t, r - 1, ce)) < 0)
+            sorted = false;
     size_t start = 0;
     int rc = 0;
     while (start < n && rc == 0) {
@@ -554,7 +561,7 @@ s_detect (rs_engine_t *e, const rs_report_t *rep, rs_table_t *t, const rs_scope_
                 rc = s_fail (e, RS_E_REGISTRY, "report %s: detector input not ordered by %s, %s", rep->id,
                              rep->det_entity, rep->det_date);
         }
-        for (size_t r = end; r < n && rc == 0; r++)
+        for (size_t r = end; !sorted && r < n && rc == 0; r++)
             if (rs_value_cmp (rs_table_cell_c (t, r, ce), ent) == 0)
                 rc = s_fail (e, RS_E_REGISTRY, "report %s: detector input not grouped by %s", rep->id,
                              rep->det_entity);
