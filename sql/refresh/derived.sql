@@ -2,7 +2,8 @@
 -- writer inside its own transaction after writing facts (dl_schema.c:
 -- dl_schema_refresh). Deterministic: every INSERT reads in a fixed order.
 -- Tables: job_tags, job_dependencies (rows with source 'description' only),
--- rollup_job_day, rollup_compute_day.
+-- rollup_job_day, rollup_compute_day, and the report rollups rs_* (see the
+-- section at the end; owner: report-service).
 
 -- job_tags ---------------------------------------------------------------
 -- Items come from (a) a JSON array of scalars ["Finance","SLA-4hr"],
