@@ -6,6 +6,9 @@
 --
 -- job_runs(job_id, start_time): EntityFacts of one job (runs, failures,
 --   runtime trend, the runs of a day) without a scan of every run.
--- sql_query_history(parent_id, start_time): EntityFacts of one warehouse.
+-- sql_query_history(parent_id, start_time): EntityFacts of one warehouse
+--   (named rs_idx_*: the idx_* indexes on the reference tables compute_usage,
+--   events, eviction_details and sql_query_history are exactly the
+--   reference's, which unit.data.migrate checks).
 CREATE INDEX IF NOT EXISTS idx_job_runs_job_start ON job_runs(job_id, start_time);
-CREATE INDEX IF NOT EXISTS idx_sql_history_parent ON sql_query_history(parent_id, start_time);
+CREATE INDEX IF NOT EXISTS rs_idx_sql_history_parent ON sql_query_history(parent_id, start_time);
