@@ -59,11 +59,17 @@ jc AS MATERIALIZED (
 jt AS MATERIALIZED (
   SELECT jc.job_id, jc.cost, t.tag FROM jc JOIN rs_job_tag t ON t.job_id = jc.job_id
 ),
+tag_jobs AS MATERIALIZED (
+  -- each tag's distinct job ids in order, in one pass (the raw report runs
+  -- one correlated scan of jt per tag)
+  SELECT tag, group_concat(job_id, ', ') AS job_ids
+  FROM (SELECT DISTINCT tag, job_id FROM jt ORDER BY tag, job_id)
+  GROUP BY tag
+),
 tagged AS (
-  SELECT tag, COUNT(DISTINCT job_id) AS jobs, SUM(cost) AS cost_total_usd,
-         (SELECT group_concat(job_id, ', ') FROM (SELECT DISTINCT x.job_id FROM jt x WHERE x.tag = jt.tag ORDER BY x.job_id))
-           AS job_ids, 0 AS is_untagged
-  FROM jt GROUP BY tag
+  SELECT g.tag, g.jobs, g.cost_total_usd, tj.job_ids, 0 AS is_untagged
+  FROM (SELECT tag, COUNT(DISTINCT job_id) AS jobs, SUM(cost) AS cost_total_usd FROM jt GROUP BY tag) g
+  LEFT JOIN tag_jobs tj ON tj.tag IS g.tag
 ),
 untagged AS (
   SELECT '(untagged)' AS tag, COUNT(*) AS jobs, COALESCE(SUM(cost), 0.0) AS cost_total_usd,
