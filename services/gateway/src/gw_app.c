@@ -860,6 +860,34 @@ s_h_commentary (gw_app_t *app, gw_req_t *req, const gw_route_t *route)
 }
 
 static void
+s_reply_alerts (call_t *c, const env_t *r)
+{
+    s_call_json (c, 200, gw_json_alert_list (r->list_alerts_reply));
+}
+
+static void
+s_h_alerts (gw_app_t *app, gw_req_t *req, const gw_route_t *route)
+{
+    int64_t limit;
+    if (s_query_int (route, req, "limit", 1, 500, 50, &limit))
+        return;
+    Copilot__V1__ListAlertsRequest *m = env_msg_new (&copilot__v1__list_alerts_request__descriptor);
+    if (!m) {
+        s_send_error (route, req, 500, "internal", "out of memory");
+        return;
+    }
+    m->limit = (uint32_t) limit;
+    call_t *c = s_start (app, req, route, app->report_service, app->t_report,
+                         COPILOT__V1__ENVELOPE__BODY_LIST_ALERTS_REPLY, s_reply_alerts);
+    if (!c) {
+        protobuf_c_message_free_unpacked (&m->base, NULL);
+        return;
+    }
+    s_call_send (c, s_env_with (COPILOT__V1__ENVELOPE__BODY_LIST_ALERTS_REQUEST, m),
+                 BUS_CALL_IDEMPOTENT);
+}
+
+static void
 s_h_search (gw_app_t *app, gw_req_t *req, const gw_route_t *route)
 {
     char q[1100], corpus[32], mode[16], ents[2100];
@@ -1583,6 +1611,7 @@ s_on_request (gw_req_t *req, void *arg)
     case GW_R_REPORT: s_h_report (app, req, route, &params); return;
     case GW_R_EXPLAIN: s_h_explain (app, req, route); return;
     case GW_R_COMMENTARY: s_h_commentary (app, req, route); return;
+    case GW_R_ALERTS: s_h_alerts (app, req, route); return;
     case GW_R_SEARCH: s_h_search (app, req, route); return;
     case GW_R_GRAPH: s_h_graph (app, req, route, &params); return;
     case GW_R_EVENTS: s_h_events (app, req, route); return;

@@ -489,6 +489,24 @@ gw_json_commentary_reply (const Copilot__V1__CommentaryReply *r)
     return o;
 }
 
+json_t *
+gw_json_alert_list (const Copilot__V1__ListAlertsReply *r)
+{
+    json_t *o = json_object ();
+    json_t *a = json_array ();
+    if (!o || !a) {
+        json_decref (o);
+        json_decref (a);
+        return NULL;
+    }
+    for (size_t i = 0; r && i < r->n_alerts; i++)
+        if (r->alerts[i])
+            json_array_append_new (a, gw_json_alert (r->alerts[i]));
+    json_object_set_new (o, "alerts", a);
+    s_set (o, "total", json_integer (r ? (json_int_t) r->total : 0));
+    return o;
+}
+
 /* ---- search / graph / events ------------------------------------------------------ */
 
 json_t *

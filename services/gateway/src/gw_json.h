@@ -46,6 +46,9 @@ json_t *gw_json_search_reply (const Copilot__V1__SearchReply *r);
 json_t *gw_json_neighbors_reply (const Copilot__V1__NeighborsReply *r);
 json_t *gw_json_subgraph_reply (const Copilot__V1__SubgraphReply *r);
 json_t *gw_json_alert (const Copilot__V1__Alert *a);
+
+/* {"alerts":[alert...], "total":n} from a ListAlertsReply (NULL → empty). */
+json_t *gw_json_alert_list (const Copilot__V1__ListAlertsReply *r);
 json_t *gw_json_data_changed (const Copilot__V1__DataChanged *d);
 
 /* ---- HTTP input -> requests --------------------------------------------------- */

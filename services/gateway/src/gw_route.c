@@ -23,6 +23,8 @@ static const gw_route_t s_table[] = {
       "Explain a selection with a chip, or answer a free question." },
     { "GET", "/api/v1/commentary", GW_R_COMMENTARY, GW_ROLE_VIEWER, 0,
       "Commentary history (answers produced so far), oldest first." },
+    { "GET", "/api/v1/alerts", GW_R_ALERTS, GW_ROLE_VIEWER, 0,
+      "Alerts report-service has published, newest first (the alerts panel's start-up list)." },
     { "GET", "/api/v1/search", GW_R_SEARCH, GW_ROLE_VIEWER, 0,
       "Hybrid search over a retrieval corpus." },
     { "GET", "/api/v1/graph/{type}/{id}", GW_R_GRAPH, GW_ROLE_VIEWER, 0,

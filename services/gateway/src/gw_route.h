@@ -21,6 +21,7 @@ typedef enum {
     GW_R_REPORT,
     GW_R_EXPLAIN,
     GW_R_COMMENTARY,
+    GW_R_ALERTS,
     GW_R_SEARCH,
     GW_R_GRAPH,
     GW_R_EVENTS,

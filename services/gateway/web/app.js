@@ -171,8 +171,25 @@ async function signIn(token) {
     sessionStorage.setItem(SESSION_KEY, state.sessionId);
   }
   startEvents();
+  loadAlerts();
   await loadReports();
   restoreHistory();
+}
+
+// Alerts published before this page (or the gateway) subscribed never arrive
+// as events: read the newest ones from report-service's published list.
+// Events and this list meet in addAlert, which keeps one entry per alert_id.
+async function loadAlerts() {
+  let data;
+  try {
+    data = await api(`api/v1/alerts?limit=${MAX_ALERTS}`);
+  } catch (e) {
+    if (e.name !== 'AbortError') console.warn(`alerts list unavailable: ${e.message}`);
+    return;
+  }
+  const list = (data && data.alerts) || [];
+  // newest first from the API; addAlert puts each on top, so go oldest first
+  for (let i = list.length - 1; i >= 0; i--) addAlert(list[i], '');
 }
 
 function newSessionId() {

@@ -1,7 +1,7 @@
 /* main.c — the report-service daemon (svc.h scaffold around rs_engine).
  *
- * RPCs: ListReports, RunReport, EntityFacts (plus the built-in Ping and
- * Metrics). The telemetry DB is opened read-only from config key `db.path`
+ * RPCs: ListReports, RunReport, EntityFacts, ListAlerts (plus the built-in
+ * Ping and Metrics). The telemetry DB is opened read-only from config key `db.path`
  * (env COPILOT_DB_PATH); until it opens the daemon answers UNAVAILABLE and
  * retries every report_service.retry_ms.
  *
@@ -12,7 +12,10 @@
  * service's own SQLite state file (report_service.state_path, default
  * <run_dir>/report-service-state.db), so a restart never republishes. The
  * same detection runs once shortly after start-up (report_service.alert_delay_ms,
- * giving the PUB socket time to connect).
+ * giving the PUB socket time to connect). A PUB socket cannot know who
+ * listened, so each published alert is also stored whole (alert_json) and
+ * ListAlerts returns them newest first: a consumer that subscribed late (the
+ * gateway's alerts panel) reads what it missed there.
  *
  * Threading (the loop never computes a report):
  *   - The loop thread owns the bus server, the event-bus sockets, the state
@@ -180,6 +183,16 @@ s_state_open (s_daemon_t *d)
         db_close (&d->state);
         return -1;
     }
+    /* alert_json (the whole alert, for ListAlerts) arrived after the first
+     * release: add it to older state files; their rows keep NULL. */
+    int64_t has = 0;
+    if (db_query_i64 (d->state, "SELECT COUNT(*) FROM pragma_table_info('published_alerts')"
+                                " WHERE name = 'alert_json'", &has) != 0
+        || (has == 0 && db_exec (d->state, "ALTER TABLE published_alerts ADD COLUMN alert_json TEXT") != 0)) {
+        log_error ("state.schema", "%s", db_errmsg (d->state));
+        db_close (&d->state);
+        return -1;
+    }
     return 0;
 }
 
@@ -199,10 +212,15 @@ static int
 s_record (s_daemon_t *d, json_t *a, const char *topic, const env_t *ev, const char *dv)
 {
     sqlite3_stmt *st = db_prepare (d->state, "INSERT OR IGNORE INTO published_alerts (alert_id, severity,"
-                                             " entity_type, entity_id, date, publisher_id, seq, data_version, topic)"
-                                             " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+                                             " entity_type, entity_id, date, publisher_id, seq, data_version, topic,"
+                                             " alert_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
     if (!st)
         return -1;
+    char *aj = json_dumps (a, JSON_COMPACT | JSON_SORT_KEYS);
+    if (!aj)
+        return -1;
+    sqlite3_bind_text (st, 10, aj, -1, SQLITE_TRANSIENT);
+    free (aj);
     const char *keys[] = {"alert_id", "severity", "entity_type", "entity_id", "date"};
     for (int i = 0; i < 5; i++)
         sqlite3_bind_text (st, i + 1, json_string_value (json_object_get (a, keys[i])), -1, SQLITE_TRANSIENT);
@@ -735,6 +753,63 @@ s_on_list (svc_t *svc, const env_t *req, env_t *reply, void *arg)
     return env_set_body (reply, COPILOT__V1__ENVELOPE__BODY_LIST_REPORTS_REPLY, out);
 }
 
+/* ListAlerts: the alerts published so far, newest publication first, from
+ * the state file (loop thread: the state connection is the loop's). */
+static int
+s_on_alerts (svc_t *svc, const env_t *req, env_t *reply, void *arg)
+{
+    (void) svc;
+    s_daemon_t *d = arg;
+    uint32_t limit = req->list_alerts_request ? req->list_alerts_request->limit : 0;
+    if (limit == 0)
+        limit = 50;
+    if (limit > 500) {
+        env_set_error (reply, COPILOT__V1__ERROR_CODE__ERROR_INVALID_ARGUMENT, "limit",
+                       "limit: expected 1..500, got %u", limit);
+        return -1;
+    }
+    if (!d->state) {
+        env_set_error (reply, COPILOT__V1__ERROR_CODE__ERROR_FAILED_PRECONDITION, NULL,
+                       "alerts are disabled (report_service.alerts = false)");
+        return -1;
+    }
+    Copilot__V1__ListAlertsReply *out = env_msg_new (&copilot__v1__list_alerts_reply__descriptor);
+    int64_t total = 0;
+    sqlite3_stmt *st = db_prepare (d->state, "SELECT alert_json FROM published_alerts"
+                                             " WHERE alert_json IS NOT NULL ORDER BY rowid DESC LIMIT ?1");
+    if (!out || !st || db_query_i64 (d->state, "SELECT COUNT(*) FROM published_alerts", &total) != 0) {
+        if (out)
+            protobuf_c_message_free_unpacked (&out->base, NULL);
+        log_error ("alerts.list", "%s: %s", d->state_path, db_errmsg (d->state));
+        env_set_error (reply, COPILOT__V1__ERROR_CODE__ERROR_INTERNAL, NULL,
+                       "cannot read the alert state file");
+        return -1;
+    }
+    out->total = (uint64_t) total;
+    sqlite3_bind_int64 (st, 1, limit);
+    int rc = 0;
+    while (rc == 0 && sqlite3_step (st) == SQLITE_ROW) {
+        const char *txt = (const char *) sqlite3_column_text (st, 0);
+        json_t *a = txt ? json_loads (txt, 0, NULL) : NULL;
+        Copilot__V1__Alert *m = a ? rs_pb_alert (a) : NULL;
+        json_decref (a);
+        if (!m || ENV_APPEND (out->alerts, out->n_alerts, m) != 0) {
+            if (m)
+                protobuf_c_message_free_unpacked (&m->base, NULL);
+            rc = -1;
+        }
+    }
+    sqlite3_reset (st);
+    sqlite3_clear_bindings (st);
+    if (rc != 0) {
+        protobuf_c_message_free_unpacked (&out->base, NULL);
+        env_set_error (reply, COPILOT__V1__ERROR_CODE__ERROR_INTERNAL, NULL,
+                       "a stored alert could not be read back");
+        return -1;
+    }
+    return env_set_body (reply, COPILOT__V1__ENVELOPE__BODY_LIST_ALERTS_REPLY, out);
+}
+
 /* Common part of RunReport / EntityFacts: join a job in flight or start one.
  * Returns SVC_DEFERRED or an error (reply filled). */
 static int
@@ -1030,6 +1105,7 @@ main (int argc, char **argv)
     svc_on (svc, COPILOT__V1__ENVELOPE__BODY_LIST_REPORTS_REQUEST, s_on_list, &d);
     svc_on (svc, COPILOT__V1__ENVELOPE__BODY_RUN_REPORT_REQUEST, s_on_run, &d);
     svc_on (svc, COPILOT__V1__ENVELOPE__BODY_ENTITY_FACTS_REQUEST, s_on_facts, &d);
+    svc_on (svc, COPILOT__V1__ENVELOPE__BODY_LIST_ALERTS_REQUEST, s_on_alerts, &d);
     svc_on_close (svc, s_on_close, &d);
     if (svc_subscribe (svc, "data.changed", s_on_data_changed, &d) != 0)
         log_warn ("reports.subscribe", "cannot subscribe to the event bus; the cache is only keyed by data version");

@@ -1238,12 +1238,46 @@ t_backends (have_t h)
         }
         json_decref (j);
         r_free (&r);
+        /* Published alerts, read from report-service's state file: the
+         * fixture's 10 anomalies once the start-up detection ran. */
+        size_t nal = 0;
+        json_int_t total = -1;
+        for (int i = 0; i < 50 && nal != 10; i++) {
+            s_req ("GET", "/api/v1/alerts?limit=20", s_auth_viewer, NULL, &r);
+            json_t *ja = r.status == 200 ? json_loads (r.body, 0, NULL) : NULL;
+            nal = json_array_size (json_object_get (ja, "alerts"));
+            total = json_integer_value (json_object_get (ja, "total"));
+            if (nal == 10) {
+                json_t *a0 = json_array_get (json_object_get (ja, "alerts"), 0);
+                CHECK (json_string_value (json_object_get (a0, "alert_id"))
+                           && json_string_value (json_object_get (a0, "severity"))
+                           && json_is_number (json_object_get (a0, "z_score")),
+                       "alert object: %.200s", r.body);
+            }
+            json_decref (ja);
+            r_free (&r);
+            if (nal != 10)
+                usleep (100000);
+        }
+        CHECK (nal == 10 && total == 10, "alerts: %zu listed, total %lld", nal, (long long) total);
+        s_req ("GET", "/api/v1/alerts?limit=2", s_auth_viewer, NULL, &r);
+        {
+            json_t *ja = json_loads (r.body, 0, NULL);
+            CHECK (r.status == 200 && json_array_size (json_object_get (ja, "alerts")) == 2,
+                   "alerts limit=2: %d %.200s", r.status, r.body);
+            json_decref (ja);
+        }
+        r_free (&r);
+        s_req ("GET", "/api/v1/alerts?limit=0", s_auth_viewer, NULL, &r);
+        s_expect_error ("alerts limit=0", 400, "invalid_argument", &r);
+        r_free (&r);
         s_req ("GET", "/api/v1/reports/no_such_report", s_auth_viewer, NULL, &r);
         s_expect_error ("unknown report", 404, "not_found", &r);
         CHECK (strstr (r.body, "report-service") != NULL, "404 names the backend");
         r_free (&r);
     } else {
         s_expect_down ("/api/v1/reports", "GET", NULL, "report-service");
+        s_expect_down ("/api/v1/alerts", "GET", NULL, "report-service");
         s_expect_down ("/api/v1/reports/cost_by_job?from=2024-01-01", "GET", NULL, "report-service");
     }
     if (h.graph) {

@@ -254,7 +254,10 @@ main (int argc, char **argv)
     setenv ("COPILOT_RUN_DIR", dir, 1);
     setenv ("COPILOT_BUS_SUB_ENDPOINT", sub_ep, 1);
     setenv ("COPILOT_BUS_PUB_ENDPOINT", pub_ep, 1);
-    setenv ("COPILOT_REPORT_SERVICE_ALERT_DELAY_MS", "700", 1);
+    /* Long enough for the daemon's PUB socket to connect to our SUB and
+     * receive its subscription even under sanitizers; alerts published
+     * before that are lost to subscribers (ListAlerts still has them). */
+    setenv ("COPILOT_REPORT_SERVICE_ALERT_DELAY_MS", "1500", 1);
     setenv ("COPILOT_LOG_LEVEL", "warn", 1);
 
     void *zctx = zmq_ctx_new ();
@@ -350,6 +353,49 @@ main (int argc, char **argv)
     for (int i = 0; i < al->n; i++)
         crit = crit || (strcmp (al->ids[i], "J-FIN-DAILY:2025-12-05") == 0 && strcmp (al->topics[i], "alert.v1.critical") == 0);
     CHECK (crit);
+
+    /* 3b. ListAlerts: the same alerts from the state file, newest first,
+     * whether or not a subscriber heard them; limits are checked. */
+    {
+        env_t *req = env_new ("test");
+        Copilot__V1__ListAlertsRequest *la = env_msg_new (&copilot__v1__list_alerts_request__descriptor);
+        env_set_body (req, COPILOT__V1__ENVELOPE__BODY_LIST_ALERTS_REQUEST, la);
+        r = s_call (cl, req);
+        REQUIRE (s_code (r) == 0 && r->list_alerts_reply);
+        Copilot__V1__ListAlertsReply *lr = r->list_alerts_reply;
+        CHECK (lr->n_alerts == 10 && lr->total == 10);
+        bool fin = false;
+        for (size_t i = 0; i < lr->n_alerts; i++) {
+            bool heard = false;
+            for (int k = 0; k < al->n; k++)
+                heard = heard || strcmp (al->ids[k], lr->alerts[i]->alert_id) == 0;
+            CHECK (heard);
+            if (strcmp (lr->alerts[i]->alert_id, "J-FIN-DAILY:2025-12-05") == 0)
+                fin = strcmp (lr->alerts[i]->severity, "critical") == 0 && lr->alerts[i]->z_score > 3.0
+                      && strcmp (lr->alerts[i]->entity_id, "J-FIN-DAILY") == 0;
+        }
+        CHECK (fin);
+        /* newest publication first: the reverse of the order heard */
+        if (lr->n_alerts == 10 && al->n == 10)
+            CHECK (strcmp (lr->alerts[0]->alert_id, al->ids[9]) == 0
+                   && strcmp (lr->alerts[9]->alert_id, al->ids[0]) == 0);
+        env_free (r);
+        req = env_new ("test");
+        la = env_msg_new (&copilot__v1__list_alerts_request__descriptor);
+        la->limit = 3;
+        env_set_body (req, COPILOT__V1__ENVELOPE__BODY_LIST_ALERTS_REQUEST, la);
+        r = s_call (cl, req);
+        CHECK (s_code (r) == 0 && r->list_alerts_reply->n_alerts == 3 && r->list_alerts_reply->total == 10);
+        env_free (r);
+        req = env_new ("test");
+        la = env_msg_new (&copilot__v1__list_alerts_request__descriptor);
+        la->limit = 501;
+        env_set_body (req, COPILOT__V1__ENVELOPE__BODY_LIST_ALERTS_REQUEST, la);
+        r = s_call (cl, req);
+        CHECK (s_code (r) == COPILOT__V1__ERROR_CODE__ERROR_INVALID_ARGUMENT);
+        CHECK (r && r->error && strcmp (r->error->detail, "limit") == 0);
+        env_free (r);
+    }
 
     /* 4a. data.changed without new data: nothing new */
     int before = al->n;
