@@ -432,6 +432,9 @@ s_export_env (up_t *up)
     setenv ("COPILOT_PROMPT_BUILDER_HISTORY_DB", v, 0);
     str_fmt (v, sizeof v, "%s/report-state.db", up->data_dir);
     setenv ("COPILOT_REPORT_SERVICE_STATE_PATH", v, 0);
+    /* graph-service restarts from its snapshot (graph-<hash>.gsnap) in
+     * seconds instead of rebuilding from SQLite. */
+    setenv ("COPILOT_GRAPH_SNAPSHOT_DIR", up->data_dir, 0);
     /* Router endpoints: clients use the router's own endpoint; workers
      * connect to its backend. */
     str_fmt (v, sizeof v, "ipc://%s/retrieval-router.sock", up->run_dir);
