@@ -1109,7 +1109,7 @@ t_report_cache (pubsub_pub_t *pub, have_t h)
     const char *path = "/api/v1/reports/job_cost?to=2025-12-31&from=2024-01-01";
     const char *swapped = "/api/v1/reports/job_cost?from=2024-01-01&to=2025-12-31";
     resp_t a, b, c;
-    char how[32], etag[128] = "", etag2[128] = "", hdr[300];
+    char how[32], etag[128] = "", etag2[128] = "", hdr[512];
     s_req ("GET", path, s_auth_viewer, NULL, &a);
     CHECK (a.status == 200, "report: %d %.200s", a.status, a.body ? a.body : "");
     CHECK (r_header (&a, "X-Copilot-Cache", how, sizeof how) && strcmp (how, "miss") == 0,
