@@ -485,6 +485,61 @@ s_use_fast (rs_engine_t *e, const rs_report_t *rep, const rs_pset_t *ps, bool *f
     return rc;
 }
 
+/* ---- row scope with a column memo ---------------------------------------
+ * rs_row_lookup resolves a name by comparing it with every column name, per
+ * row; the report passes below evaluate the same few identifiers on every
+ * row (a 375,000-row detector series on the large profile). The memo keys
+ * on the identifier's address (names come from the compiled registry and
+ * live as long as it) and keeps the column index, so after the first row a
+ * lookup is a pointer compare. Semantics are rs_row_lookup's: "row_index"
+ * first, then the column of that name, else not found (-1). Valid while the
+ * table gains no column: a pass builds its own (s_rowmemo_init). */
+#define RS_MEMO_SLOTS 16
+typedef struct {
+    const rs_table_t *table;
+    size_t row;
+    int n;
+    const char *names[RS_MEMO_SLOTS];
+    int cols[RS_MEMO_SLOTS]; /* -2 = row_index */
+} rowmemo_t;
+
+static void
+s_rowmemo_init (rowmemo_t *m, const rs_table_t *t)
+{
+    memset (m, 0, sizeof *m);
+    m->table = t;
+}
+
+static int
+s_rowmemo_lookup (void *ud, const char *name, rs_value_t *out)
+{
+    rowmemo_t *m = ud;
+    int c = -1;
+    bool hit = false;
+    for (int i = 0; i < m->n; i++)
+        if (m->names[i] == name) {
+            c = m->cols[i];
+            hit = true;
+            break;
+        }
+    if (!hit) {
+        c = strcmp (name, "row_index") == 0 ? -2 : rs_table_col (m->table, name);
+        if (c < 0 && c != -2)
+            return -1;
+        if (m->n < RS_MEMO_SLOTS) {
+            m->names[m->n] = name;
+            m->cols[m->n] = c;
+            m->n++;
+        }
+    }
+    if (c == -2) {
+        *out = rs_vint ((int64_t) m->row);
+        return 0;
+    }
+    *out = *rs_table_cell_c (m->table, m->row, c);
+    return 0;
+}
+
 /* ---- detector ----------------------------------------------------------- */
 typedef struct {
     const rs_table_t *t;
@@ -531,8 +586,10 @@ s_detect (rs_engine_t *e, const rs_report_t *rep, rs_table_t *t, const rs_scope_
     size_t n = t->nrows;
     /* rows are grouped by entity in date order (SQL ORDER BY entity, date);
      * check it rather than trust it */
+    /* is_anomaly = 0 everywhere first (a plain store: the column is typed
+     * "integer" already and the value holds no text for the arena) */
     for (size_t r = 0; r < n; r++)
-        rs_table_set (t, r, cols[7], rs_vint (0));
+        *rs_table_cell (t, r, cols[7]) = rs_vint (0);
     double *vals = malloc (sizeof *vals * (n ? n : 1));
     rs_anomaly_t *an = malloc (sizeof *an * (n ? n : 1));
     if (!vals || !an) {
@@ -692,9 +749,11 @@ s_measure (rs_engine_t *e, const rs_measure_t *m, const rs_table_t *t, const rs_
         rc = s_fail (e, RS_E_NOMEM, "out of memory");
         goto done;
     }
+    rowmemo_t memo;
+    s_rowmemo_init (&memo, t);
+    rs_scope_t sc = {s_rowmemo_lookup, NULL, &memo, gs};
     for (size_t r = 0; r < n; r++) {
-        rs_rowctx_t rc2 = {t, r};
-        rs_scope_t sc = {rs_row_lookup, NULL, &rc2, gs};
+        memo.row = r;
         if (m->where) {
             bool on;
             if (rs_expr_truth (m->where, &sc, ar, &on, err, sizeof err) != 0) {
@@ -897,10 +956,12 @@ s_chart_data (chartctx_t *c, json_t *spec, int *rc)
     for (int i = 0; i < nf; i++)
         fv[i] = json_string_value (json_array_get (fields, (size_t) i));
     long taken = 0;
+    rowmemo_t memo;
+    s_rowmemo_init (&memo, t);
+    rs_scope_t sc = {s_rowmemo_lookup, NULL, &memo, c->gs};
     for (size_t r = 0; r < t->nrows && (limit < 0 || taken < limit); r++) {
         if (where) {
-            rs_rowctx_t rc2 = {t, r};
-            rs_scope_t sc = {rs_row_lookup, NULL, &rc2, c->gs};
+            memo.row = r;
             bool on;
             if (rs_expr_truth (where, &sc, &c->e->arena, &on, err, sizeof err) != 0) {
                 *rc = s_fail (c->e, RS_E_REGISTRY, "report %s: chart $data where: %s", c->rep->id, err);
@@ -1049,9 +1110,11 @@ s_run (rs_engine_t *e, const rs_report_t *rep, const rs_pset_t *ps, const char *
             rc = s_fail (e, RS_E_NOMEM, "out of memory");
             goto done;
         }
+        rowmemo_t memo;
+        s_rowmemo_init (&memo, rows);
+        rs_scope_t sc = {s_rowmemo_lookup, NULL, &memo, &gs};
         for (size_t r = 0; r < rows->nrows; r++) {
-            rs_rowctx_t rc2 = {rows, r};
-            rs_scope_t sc = {rs_row_lookup, NULL, &rc2, &gs};
+            memo.row = r;
             rs_value_t v;
             if (cc->is_text) {
                 buf_reset (b);
@@ -1121,10 +1184,12 @@ s_run (rs_engine_t *e, const rs_report_t *rep, const rs_pset_t *ps, const char *
             goto done;
         }
         size_t listed = 0;
+        rowmemo_t memo;
+        s_rowmemo_init (&memo, rows);
+        rs_scope_t sc = {s_rowmemo_lookup, NULL, &memo, &gs};
         for (size_t r = 0; r < rows->nrows && (lim < 0 || listed < (size_t) lim); r++) {
             if (rep->out_where) {
-                rs_rowctx_t rc2 = {rows, r};
-                rs_scope_t sc = {rs_row_lookup, NULL, &rc2, &gs};
+                memo.row = r;
                 bool on;
                 if (rs_expr_truth (rep->out_where, &sc, &e->arena, &on, err, sizeof err) != 0) {
                     json_decref (ra);

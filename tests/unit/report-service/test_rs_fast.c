@@ -10,11 +10,14 @@
  * to the raw SQL (RS_FAST_OFF) and once on a default engine — over: the
  * defaults, a 10-day window crossing a month boundary, a window inside one
  * month, one workspace, and an as_of 20 days in the past. The rows, the
- * extra datasets, the KPIs and the selections must be equal: same row count,
+ * extra datasets, the KPIs and the selections (for anomaly_detection also
+ * the measures, tables, banners and rows_total) must be equal: same row count,
  * same keys, strings equal, numbers equal within 1e-9 relative to
  * max(1, |x|) (display text may round a boundary figure one unit apart in
  * its last printed decimal, see s_text_close). For the reports without a guard the default engine must
  * have used the variant ("fast").
+ * anomaly_detection's guard: with rs_rollup_state.anomaly_id_clash set the
+ * raw SQL runs (same rows).
  * Staleness: the unmigrated fixture has no rollups (raw); after
  * data_version moves without a refresh the engine runs the raw SQL again.
  *
@@ -280,14 +283,20 @@ s_compare_db (const char *db, const char *label)
             bool used_fast = strcmp (rs_engine_last_variant (fast), "fast") == 0;
             g_fast_runs += used_fast;
             /* reports without a guard always take the variant; guarded
-             * ones (percentiles) at least for the default window */
+             * ones (percentiles) at least for the default window;
+             * anomaly_detection's guard (no job_id equal to a compute_id)
+             * holds on both databases, so it must take it every time */
             if (strcmp (id, "reliability_scorecard") != 0 && strcmp (id, "runtime_regression") != 0)
                 CHECK (used_fast, "%s %s [%s]: the variant was not used", label, id, sets[k].label);
             else if (sets[k].is_default)
                 CHECK (used_fast, "%s %s [%s]: the guarded variant was not used", label, id, sets[k].label);
             if (ra == 0 && rb == 0) {
-                static const char *keys[] = {"rows", "extra", "kpis", "selections", "params"};
-                for (size_t q = 0; q < sizeof keys / sizeof keys[0]; q++) {
+                static const char *keys[] = {"rows", "extra", "kpis", "selections", "params",
+                                             "measures", "tables", "banners", "rows_total"};
+                /* anomaly_detection: everything the detector feeds (its
+                 * variant reads precomputed series rows) */
+                size_t nkeys = strcmp (id, "anomaly_detection") == 0 ? sizeof keys / sizeof keys[0] : 5;
+                for (size_t q = 0; q < nkeys; q++) {
                     char where[256];
                     snprintf (where, sizeof where, "%s/%s[%s].%s", label, id, sets[k].label, keys[q]);
                     CHECK (s_same (json_object_get (a, keys[q]), json_object_get (b, keys[q]), where),
@@ -359,6 +368,40 @@ s_stale (const char *db)
     rs_engine_destroy (&e);
 }
 
+/* anomaly_detection's sql_fast_guard: with rs_rollup_state.anomaly_id_clash
+ * > 0 (a job_id equal to a compute_id: rs_anomaly_* cannot hold both) the
+ * raw SQL runs, with the same result; other reports keep their variant. */
+static void
+s_anomaly_guard (const char *db)
+{
+    char err[512];
+    rs_engine_t *e = rs_engine_new (db, NULL, err, sizeof err);
+    CHECK (e != NULL, "guard: engine: %s", err);
+    if (!e)
+        return;
+    json_t *a = NULL, *b = NULL, *c = NULL;
+    CHECK (rs_engine_run (e, "anomaly_detection", NULL, 0, &a) == 0, "guard: run: %s", rs_engine_error (e));
+    CHECK (strcmp (rs_engine_last_variant (e), "fast") == 0, "guard: no clash: the variant must run");
+    rs_engine_destroy (&e);
+    sqlite3 *h = NULL;
+    CHECK (sqlite3_open (db, &h) == SQLITE_OK &&
+               sqlite3_exec (h, "UPDATE rs_rollup_state SET anomaly_id_clash = 1 WHERE id = 1", NULL, NULL, NULL) ==
+                   SQLITE_OK,
+           "guard: set anomaly_id_clash");
+    sqlite3_close (h);
+    e = rs_engine_new (db, NULL, err, sizeof err);
+    CHECK (e && rs_engine_run (e, "anomaly_detection", NULL, 0, &b) == 0, "guard: run after clash");
+    CHECK (e && strcmp (rs_engine_last_variant (e), "raw") == 0, "guard: a clash must select the raw SQL");
+    CHECK (e && rs_engine_run (e, "job_cost", NULL, 0, &c) == 0 && strcmp (rs_engine_last_variant (e), "fast") == 0,
+           "guard: other reports keep their variant");
+    CHECK (a && b && s_same (json_object_get (a, "rows"), json_object_get (b, "rows"), "guard/rows"),
+           "guard: raw and variant rows differ");
+    json_decref (a);
+    json_decref (b);
+    json_decref (c);
+    rs_engine_destroy (&e);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -376,10 +419,11 @@ main (int argc, char **argv)
         perror ("mkdtemp");
         return 1;
     }
-    char fx[256], small[256], stale[256];
+    char fx[256], small[256], stale[256], guard[256];
     snprintf (fx, sizeof fx, "%s/fixture.db", dir);
     snprintf (small, sizeof small, "%s/small.db", dir);
     snprintf (stale, sizeof stale, "%s/stale.db", dir);
+    snprintf (guard, sizeof guard, "%s/guard.db", dir);
 
     /* the unmigrated fixture: no rollups, raw SQL */
     char err[512];
@@ -401,9 +445,11 @@ main (int argc, char **argv)
         s_compare_db (small, "small");
         CHECK (s_copy (small, stale) == 0, "copy small");
         s_stale (stale);
+        CHECK (s_copy (small, guard) == 0, "copy small");
+        s_anomaly_guard (guard);
     }
-    const char *files[] = {fx, small, stale};
-    for (int k = 0; k < 3; k++) {
+    const char *files[] = {fx, small, stale, guard};
+    for (int k = 0; k < 4; k++) {
         char p[300];
         unlink (files[k]);
         snprintf (p, sizeof p, "%s-wal", files[k]);
