@@ -489,7 +489,12 @@ s_call_send (call_t *c, env_t *env, unsigned flags)
     }
     env_set_str (&env->header->trace_id, gw_req_id (c->req));
     int64_t now = clock_mono_ms ();
-    if (b->known && !b->up && now - b->checked_ms < 2 * app->health_ms) {
+    /* A down verdict holds until the next Ping can have answered: two
+     * health intervals plus the Ping's own timeout (a dead backend's Ping
+     * takes the whole timeout to fail, so a window of health intervals
+     * alone would lapse between two failed Pings and send requests to
+     * wait for their deadline). */
+    if (b->known && !b->up && now - b->checked_ms < 2 * app->health_ms + app->t_ping) {
         env_free (env);
         s_call_error (c, 503, "unavailable", "%s is unavailable: %s", b->name,
                       b->detail[0] ? b->detail : "health check failed");
