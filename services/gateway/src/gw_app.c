@@ -295,6 +295,20 @@ s_call_abort (gw_req_t *req, void *arg)
     s_call_unref (c);
 }
 
+/* The HTTP side of a call is over (answered): drop its hold on the svc,
+ * the in-flight gauge, the deadline timer and the HTTP reference. */
+static void
+s_call_done (call_t *c)
+{
+    c->req = NULL;
+    if (c->app && !c->app->closed)
+        svc_release (c->app->svc);
+    if (c->app && c->app->m_inflight)
+        metric_add (c->app->m_inflight, -1);
+    s_call_stop_timer (c);
+    s_call_unref (c);
+}
+
 static call_t *
 s_call_new (gw_app_t *app, gw_req_t *req, const gw_route_t *route, int nslots)
 {
@@ -337,13 +351,7 @@ s_call_json (call_t *c, int status, json_t *doc)
     gw_req_t *req = c->req;
     gw_req_on_abort (req, NULL, NULL);
     s_send_json (c->route, req, status, doc);
-    c->req = NULL;
-    if (c->app && !c->app->closed)
-        svc_release (c->app->svc);
-    if (c->app && c->app->m_inflight)
-        metric_add (c->app->m_inflight, -1);
-    s_call_stop_timer (c);
-    s_call_unref (c);
+    s_call_done (c);
 }
 
 /* Answers with a ready body (borrowed) and extra header lines. */
@@ -357,13 +365,7 @@ s_call_body (call_t *c, int status, const char *ctype, const char *extra, const 
     gw_req_on_abort (req, NULL, NULL);
     s_count (c->route, req, status);
     gw_respond (req, status, ctype, extra, body, len);
-    c->req = NULL;
-    if (c->app && !c->app->closed)
-        svc_release (c->app->svc);
-    if (c->app && c->app->m_inflight)
-        metric_add (c->app->m_inflight, -1);
-    s_call_stop_timer (c);
-    s_call_unref (c);
+    s_call_done (c);
 }
 
 static void
@@ -383,13 +385,7 @@ s_call_error (call_t *c, int status, const char *code, const char *fmt, ...)
     gw_req_t *req = c->req;
     gw_req_on_abort (req, NULL, NULL);
     s_send_error (c->route, req, status, code, msg);
-    c->req = NULL;
-    if (c->app && !c->app->closed)
-        svc_release (c->app->svc);
-    if (c->app && c->app->m_inflight)
-        metric_add (c->app->m_inflight, -1);
-    s_call_stop_timer (c);
-    s_call_unref (c);
+    s_call_done (c);
 }
 
 static void
@@ -400,13 +396,7 @@ s_call_text (call_t *c, int status, const char *ctype, const char *text, size_t 
     gw_req_t *req = c->req;
     gw_req_on_abort (req, NULL, NULL);
     s_send_text (c->route, req, status, ctype, text, len);
-    c->req = NULL;
-    if (c->app && !c->app->closed)
-        svc_release (c->app->svc);
-    if (c->app && c->app->m_inflight)
-        metric_add (c->app->m_inflight, -1);
-    s_call_stop_timer (c);
-    s_call_unref (c);
+    s_call_done (c);
 }
 
 /* ---- single backend request ------------------------------------------------- */
