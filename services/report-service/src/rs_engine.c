@@ -187,7 +187,6 @@ rs_engine_data_version (rs_engine_t *e)
     e->have_version = false;
     e->have_minmax = false;
     e->rollups = -1;
-    e->rollups = -1;
     if (s_table_exists (e, "data_version")) {
         sqlite3_stmt *s = db_prepare (e->db, "SELECT version, COALESCE(updated_at, '') FROM data_version WHERE id = 1");
         if (!s) {
@@ -540,6 +539,73 @@ s_rowmemo_lookup (void *ud, const char *name, rs_value_t *out)
     return 0;
 }
 
+/* A "where" that is one bare column name ("is_anomaly") is that cell's
+ * truth on every row: the column index, or -1 for any other expression
+ * (the interpreter then runs as usual). Same result as rs_expr_truth: the
+ * row scope answers a column name before any outer scope. */
+static int
+s_column_predicate (const rs_expr_t *where, const rs_table_t *t)
+{
+    const char *src = where ? rs_expr_source (where) : NULL;
+    if (!src || !src[0] || !(src[0] == '_' || (src[0] >= 'a' && src[0] <= 'z') || (src[0] >= 'A' && src[0] <= 'Z')))
+        return -1;
+    for (const char *p = src; *p; p++)
+        if (!(*p == '_' || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')))
+            return -1;
+    if (strcmp (src, "true") == 0 || strcmp (src, "false") == 0 || strcmp (src, "null") == 0 ||
+        strcmp (src, "row_index") == 0)
+        return -1;
+    return rs_table_col (t, src);
+}
+
+/* ---- run globals with an in_measure memo ---------------------------------
+ * in_measure(value, 'measure') scans the measure's JSON array on every call;
+ * a row pass over a detector series asks it once per row, with rows grouped
+ * by entity, so the answer for the previous value is kept (same array, same
+ * text). The memo is dropped whenever the measures object changes
+ * (s_globals_forget). g must stay the first member: rs_globals_lookup and
+ * rs_globals_call take the scope's user data as an rs_globals_t. */
+typedef struct {
+    rs_globals_t g;
+    const json_t *arr;   /* measure array of the memoized answer, NULL = none */
+    char last[128];      /* the value it was asked for */
+    bool found;
+} runglobals_t;
+
+static void
+s_globals_forget (runglobals_t *rg)
+{
+    rg->arr = NULL;
+}
+
+static int
+s_globals_call_memo (void *ud, const char *fn, const rs_value_t *args, int nargs, rs_arena_t *arena, rs_value_t *out,
+                     char *err, size_t errsz)
+{
+    runglobals_t *rg = ud;
+    if (strcmp (fn, "in_measure") == 0 && nargs == 2 && args[0].type == RS_VSTR && args[1].type == RS_VSTR &&
+        rg->g.measures) {
+        const json_t *m = json_object_get (rg->g.measures, args[1].str);
+        size_t len = strlen (args[0].str);
+        if (json_is_array (m) && len < sizeof rg->last) {
+            if (m != rg->arr || strcmp (rg->last, args[0].str) != 0) {
+                size_t i;
+                json_t *it;
+                bool found = false;
+                json_array_foreach (m, i, it)
+                    if (json_is_string (it) && strcmp (json_string_value (it), args[0].str) == 0)
+                        found = true;
+                memcpy (rg->last, args[0].str, len + 1);
+                rg->arr = m;
+                rg->found = found;
+            }
+            *out = rs_vint (rg->found);
+            return 0;
+        }
+    }
+    return rs_globals_call (&rg->g, fn, args, nargs, arena, out, err, errsz);
+}
+
 /* ---- detector ----------------------------------------------------------- */
 typedef struct {
     const rs_table_t *t;
@@ -752,11 +818,14 @@ s_measure (rs_engine_t *e, const rs_measure_t *m, const rs_table_t *t, const rs_
     rowmemo_t memo;
     s_rowmemo_init (&memo, t);
     rs_scope_t sc = {s_rowmemo_lookup, NULL, &memo, gs};
+    int wcol = t ? s_column_predicate (m->where, t) : -1;
     for (size_t r = 0; r < n; r++) {
         memo.row = r;
         if (m->where) {
             bool on;
-            if (rs_expr_truth (m->where, &sc, ar, &on, err, sizeof err) != 0) {
+            if (wcol >= 0)
+                on = rs_value_truth (rs_table_cell_c (t, r, wcol));
+            else if (rs_expr_truth (m->where, &sc, ar, &on, err, sizeof err) != 0) {
                 rc = s_fail (e, RS_E_REGISTRY, "measure %s: %s", m->name, err);
                 goto done;
             }
@@ -1074,8 +1143,8 @@ s_run (rs_engine_t *e, const rs_report_t *rep, const rs_pset_t *ps, const char *
     int nx = 0;
     json_t *measures = json_object ();
     json_t *res = json_object ();
-    rs_globals_t g = {e->reg, rep, ps, measures};
-    rs_scope_t gs = {rs_globals_lookup, rs_globals_call, &g, NULL};
+    runglobals_t rg = {{e->reg, rep, ps, measures}, NULL, "", false};
+    rs_scope_t gs = {rs_globals_lookup, s_globals_call_memo, &rg, NULL};
     buf_t *b = buf_new (RS_TEXT_CAP);
     rs_arena_clear (&e->arena);
     if (!measures || !res || !b) {
@@ -1148,6 +1217,7 @@ s_run (rs_engine_t *e, const rs_report_t *rep, const rs_pset_t *ps, const char *
         if ((rc = s_measure (e, m, src, &gs, &v)) != 0)
             goto done;
         json_object_set_new (measures, m->name, v ? v : json_null ());
+        s_globals_forget (&rg);
     }
 
     /* header */

@@ -239,6 +239,7 @@ void rt_embedder_destroy (rt_embedder_t **self_p);
  *   retrieval.openai.base_url (alias OPENAI_BASE_URL; default https://api.openai.com/v1)
  *   retrieval.openai.api_key  (alias OPENAI_API_KEY)
  *   retrieval.openai.model    (default text-embedding-3-small)
+ *   retrieval.openai.timeout_ms / retrieval.openai.max_retries  per request (30000 / 2)
  *   retrieval.flat_max        corpora up to this size use exact IDMap2,Flat (default 50000)
  *   retrieval.hnsw_m          HNSW graph degree (default 32)
  *   retrieval.ef_search       HNSW efSearch (default 64)
@@ -246,13 +247,19 @@ void rt_embedder_destroy (rt_embedder_t **self_p);
  *   retrieval.chunk_max / retrieval.chunk_overlap   (default 1000 / 150)
  *   retrieval.rrf_k           reciprocal-rank constant (default 60)
  *   retrieval.threads         FAISS OpenMP threads (default 1: deterministic builds)
- *   retrieval.docs_dir / retrieval.runbooks_dir    extra corpus folders (optional) */
+ *   retrieval.docs_dir / retrieval.runbooks_dir    extra corpus folders (optional)
+ *   retrieval.telemetry.<bound>  every rt_telemetry_opts_t field (runs_per_job,
+ *                             max_failed_runs, max_usage, max_notable_events,
+ *                             max_other_events, max_evictions, max_queries,
+ *                             max_changes, max_anomalies; defaults as listed there) */
 typedef struct {
     char embedder[16];
     int dim;
     char openai_base_url[256];
     char openai_api_key[256];
     char openai_model[128];
+    int openai_timeout_ms;
+    int openai_max_retries;
     int flat_max;
     int hnsw_m;
     int ef_search;

@@ -64,8 +64,24 @@ rt_config_load (cfg_t *cfg, rt_config_t *o)
         || (rc = s_int (cfg, "retrieval.lsa.min_df", o->lsa.min_df, 1, 1 << 20, &o->lsa.min_df)) < 0
         || (rc = s_int (cfg, "retrieval.lsa.fit_sample", o->lsa.fit_sample, 16, 1 << 24, &o->lsa.fit_sample)) < 0
         || (rc = s_int (cfg, "retrieval.lsa.power_iters", o->lsa.power_iters, 0, 20, &o->lsa.power_iters)) < 0
+        || (rc = s_int (cfg, "retrieval.openai.timeout_ms", o->openai_timeout_ms, 100, 600000,
+                        &o->openai_timeout_ms)) < 0
+        || (rc = s_int (cfg, "retrieval.openai.max_retries", o->openai_max_retries, -1, 10,
+                        &o->openai_max_retries)) < 0
         || (rc = s_int (cfg, "retrieval.telemetry.runs_per_job", 60, 1, 1 << 20, &o->telemetry.runs_per_job)) < 0
-        || (rc = s_int (cfg, "retrieval.telemetry.max_usage", 200, 1, 1 << 24, &o->telemetry.max_usage)) < 0)
+        || (rc = s_int (cfg, "retrieval.telemetry.max_failed_runs", 2000, 1, 1 << 24,
+                        &o->telemetry.max_failed_runs)) < 0
+        || (rc = s_int (cfg, "retrieval.telemetry.max_usage", 200, 1, 1 << 24, &o->telemetry.max_usage)) < 0
+        || (rc = s_int (cfg, "retrieval.telemetry.max_notable_events", 2000, 1, 1 << 24,
+                        &o->telemetry.max_notable_events)) < 0
+        || (rc = s_int (cfg, "retrieval.telemetry.max_other_events", 100, 1, 1 << 24,
+                        &o->telemetry.max_other_events)) < 0
+        || (rc = s_int (cfg, "retrieval.telemetry.max_evictions", 2000, 1, 1 << 24,
+                        &o->telemetry.max_evictions)) < 0
+        || (rc = s_int (cfg, "retrieval.telemetry.max_queries", 300, 1, 1 << 24, &o->telemetry.max_queries)) < 0
+        || (rc = s_int (cfg, "retrieval.telemetry.max_changes", 2000, 1, 1 << 24, &o->telemetry.max_changes)) < 0
+        || (rc = s_int (cfg, "retrieval.telemetry.max_anomalies", 1000, 1, 1 << 24,
+                        &o->telemetry.max_anomalies)) < 0)
         return rc;
     if (o->chunk_max <= 2 * o->chunk_overlap)
         return rt__fail (RT_E_ARG, "retrieval.chunk_max (%d) must exceed twice retrieval.chunk_overlap (%d)",

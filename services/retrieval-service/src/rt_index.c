@@ -309,7 +309,9 @@ rt_embedder_for_build (const rt_config_t *cfg, const char *const *texts, size_t 
         rt_openai_opts_t o = {.base_url = cfg->openai_base_url,
                               .api_key = cfg->openai_api_key,
                               .model = cfg->openai_model,
-                              .dim = cfg->dim};
+                              .dim = cfg->dim,
+                              .timeout_ms = cfg->openai_timeout_ms,
+                              .max_retries = cfg->openai_max_retries};
         rt_embedder_t *e = rt_embedder_openai_new (&o);
         if (e && rt_embedder_prepare (e) != RT_OK)
             rt_embedder_destroy (&e);
@@ -687,7 +689,8 @@ rt_index_open (const char *dir, const rt_config_t *cfg_in)
             goto fail;
         }
         rt_openai_opts_t o = {.base_url = cfg->openai_base_url, .api_key = cfg->openai_api_key,
-                              .model = cfg->openai_model, .dim = self->dim};
+                              .model = cfg->openai_model, .dim = self->dim,
+                              .timeout_ms = cfg->openai_timeout_ms, .max_retries = cfg->openai_max_retries};
         self->emb = rt_embedder_openai_new (&o);
     } else {
         str_fmt (path, sizeof path, "%s/embedder.lsa", dir);

@@ -457,6 +457,8 @@ rt_config_defaults (rt_config_t *out)
     out->dim = 0;
     str_copy (out->openai_base_url, sizeof out->openai_base_url, "https://api.openai.com/v1");
     str_copy (out->openai_model, sizeof out->openai_model, "text-embedding-3-small");
+    out->openai_timeout_ms = 30000;
+    out->openai_max_retries = 2;
     out->flat_max = 50000;
     out->hnsw_m = 32;
     out->ef_search = 64;

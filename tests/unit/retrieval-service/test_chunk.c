@@ -1,6 +1,7 @@
 /* test_chunk.c — chunking, knowledge-base note parsing, runbook parsing and
  * the builtin corpus: size bounds, overlap, coverage, anchors, metadata and
- * the error paths of malformed files. */
+ * the error paths of malformed files; the configuration keys (rt_config_load)
+ * that bound the corpora and the embeddings client. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cfg.h"
 #include "rt.h"
 
 typedef struct {
@@ -322,6 +324,56 @@ test_docset (void **state)
     assert_null (ds);
 }
 
+/* Every retrieval.telemetry.* bound and the OpenAI client's timeout and
+ * retries reach rt_config_t; an out-of-range value is RT_E_ARG naming the key. */
+static void
+test_config_keys (void **state)
+{
+    (void) state;
+    const char *err = NULL;
+    cfg_t *cfg = cfg_new (NULL, &err);
+    assert_non_null (cfg);
+    rt_config_t o;
+    assert_int_equal (rt_config_load (cfg, &o), RT_OK);
+    assert_int_equal (o.openai_timeout_ms, 30000);
+    assert_int_equal (o.openai_max_retries, 2);
+    assert_int_equal (o.telemetry.max_anomalies, 1000);
+    assert_int_equal (o.telemetry.max_queries, 300);
+    static const struct {
+        const char *key, *val;
+    } kv[] = {
+        {"retrieval.openai.timeout_ms", "1500"},        {"retrieval.openai.max_retries", "-1"},
+        {"retrieval.telemetry.runs_per_job", "7"},      {"retrieval.telemetry.max_failed_runs", "11"},
+        {"retrieval.telemetry.max_usage", "13"},        {"retrieval.telemetry.max_notable_events", "17"},
+        {"retrieval.telemetry.max_other_events", "19"}, {"retrieval.telemetry.max_evictions", "23"},
+        {"retrieval.telemetry.max_queries", "29"},      {"retrieval.telemetry.max_changes", "31"},
+        {"retrieval.telemetry.max_anomalies", "37"},
+    };
+    for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++)
+        assert_int_equal (cfg_set (cfg, kv[i].key, kv[i].val), 0);
+    assert_int_equal (rt_config_load (cfg, &o), RT_OK);
+    assert_int_equal (o.openai_timeout_ms, 1500);
+    assert_int_equal (o.openai_max_retries, -1);
+    assert_int_equal (o.telemetry.runs_per_job, 7);
+    assert_int_equal (o.telemetry.max_failed_runs, 11);
+    assert_int_equal (o.telemetry.max_usage, 13);
+    assert_int_equal (o.telemetry.max_notable_events, 17);
+    assert_int_equal (o.telemetry.max_other_events, 19);
+    assert_int_equal (o.telemetry.max_evictions, 23);
+    assert_int_equal (o.telemetry.max_queries, 29);
+    assert_int_equal (o.telemetry.max_changes, 31);
+    assert_int_equal (o.telemetry.max_anomalies, 37);
+
+    assert_int_equal (cfg_set (cfg, "retrieval.telemetry.max_anomalies", "0"), 0);
+    assert_int_equal (rt_config_load (cfg, &o), RT_E_ARG);
+    assert_non_null (strstr (rt_last_error (), "retrieval.telemetry.max_anomalies"));
+    assert_int_equal (cfg_set (cfg, "retrieval.telemetry.max_anomalies", "37"), 0);
+    assert_int_equal (cfg_set (cfg, "retrieval.openai.timeout_ms", "soon"), 0);
+    assert_int_equal (rt_config_load (cfg, &o), RT_E_ARG);
+    assert_non_null (strstr (rt_last_error (), "retrieval.openai.timeout_ms"));
+    cfg_destroy (&cfg);
+}
+
 int
 main (void)
 {
@@ -332,6 +384,7 @@ main (void)
         cmocka_unit_test (test_runbook),
         cmocka_unit_test (test_builtin_corpus),
         cmocka_unit_test (test_docset),
+        cmocka_unit_test (test_config_keys),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
