@@ -246,6 +246,11 @@ void rt_embedder_destroy (rt_embedder_t **self_p);
  *   retrieval.ef_construction HNSW efConstruction (default 40)
  *   retrieval.chunk_max / retrieval.chunk_overlap   (default 1000 / 150)
  *   retrieval.rrf_k           reciprocal-rank constant (default 60)
+ *   retrieval.keyword_max_df  in indexes of at least retrieval.keyword_prune_min_docs
+ *                             documents (default 100000), BM25 ignores query terms found
+ *                             in more than this fraction of all documents (default 0.05;
+ *                             1 = never); they carry little weight and make FTS5 score
+ *                             most of the index. Smaller indexes use every term.
  *   retrieval.threads         FAISS OpenMP threads (default 1: deterministic builds)
  *   retrieval.docs_dir / retrieval.runbooks_dir    extra corpus folders (optional)
  *   retrieval.telemetry.<bound>  every rt_telemetry_opts_t field (runs_per_job,
@@ -267,6 +272,8 @@ typedef struct {
     int chunk_max;
     int chunk_overlap;
     int rrf_k;
+    double keyword_max_df;
+    int keyword_prune_min_docs;
     int threads;
     char docs_dir[512];
     char runbooks_dir[512];

@@ -58,6 +58,8 @@ rt_config_load (cfg_t *cfg, rt_config_t *o)
         || (rc = s_int (cfg, "retrieval.chunk_max", o->chunk_max, 200, 100000, &o->chunk_max)) < 0
         || (rc = s_int (cfg, "retrieval.chunk_overlap", o->chunk_overlap, 0, 50000, &o->chunk_overlap)) < 0
         || (rc = s_int (cfg, "retrieval.rrf_k", o->rrf_k, 1, 100000, &o->rrf_k)) < 0
+        || (rc = s_int (cfg, "retrieval.keyword_prune_min_docs", o->keyword_prune_min_docs, 1, INT32_MAX,
+                        &o->keyword_prune_min_docs)) < 0
         || (rc = s_int (cfg, "retrieval.threads", o->threads, 1, 256, &o->threads)) < 0
         || (rc = s_int (cfg, "retrieval.lsa.max_features", o->lsa.max_features, 16, 1 << 22,
                         &o->lsa.max_features)) < 0
@@ -86,6 +88,8 @@ rt_config_load (cfg_t *cfg, rt_config_t *o)
     if (o->chunk_max <= 2 * o->chunk_overlap)
         return rt__fail (RT_E_ARG, "retrieval.chunk_max (%d) must exceed twice retrieval.chunk_overlap (%d)",
                          o->chunk_max, o->chunk_overlap);
+    if (cfg_double (cfg, "retrieval.keyword_max_df", o->keyword_max_df, 0.01, 1.0, &o->keyword_max_df) != CFG_OK)
+        return rt__fail (RT_E_ARG, "%s", cfg_error (cfg));
     if ((rc = s_str (cfg, "retrieval.docs_dir", o->docs_dir, sizeof o->docs_dir)) < 0
         || (rc = s_str (cfg, "retrieval.runbooks_dir", o->runbooks_dir, sizeof o->runbooks_dir)) < 0)
         return rc;

@@ -7,7 +7,10 @@
  *                    porter + unicode61 tokenizer) for BM25, and info(key,
  *                    value): format, embedder, dim, index_version, per-corpus
  *                    factory and count, and for builds from a telemetry DB its
- *                    data_version (read before the rows) and db_path.
+ *                    data_version (read before the rows) and db_path;
+ *                    term_df(term, df): the FTS5 terms (as stemmed by the
+ *                    tokenizer) found in at least 1% of the documents, with
+ *                    their document frequency (from fts5vocab at build time).
  *   <corpus>.faiss   one FAISS index per corpus (telemetry, docs, runbooks),
  *                    inner product over unit vectors; vector ids = docs.id.
  *   embedder.lsa     the fitted local embedder (when embedder = lsa).
@@ -26,7 +29,12 @@
  * build time; a corpus is a contiguous id range, so the corpus filter is a
  * rowid range FTS5 applies itself), each ordered by score then doc_id and
  * cut to a fusion depth of max(5k, 50); hybrid fuses them with reciprocal
- * rank 1/(rrf_k + rank). Node ids written verbatim in the query
+ * rank 1/(rrf_k + rank). In large indexes (retrieval.keyword_prune_min_docs)
+ * the BM25 query leaves out terms whose document frequency exceeds
+ * retrieval.keyword_max_df: the query's terms are run through FTS5's own
+ * tokenizer (fts5_api xFindTokenizer, same arguments as the table) and
+ * looked up in term_df, so "failed" is judged as the indexed "fail".
+ * Node ids written verbatim in the query
  * ("job::J-FIN-DAILY") that name a document form a third list and are
  * returned first (an explicit reference beats similarity). Final order:
  * explicit references, then score desc, then doc_id ascending, so results
@@ -256,7 +264,27 @@ s_write_meta (const char *path, const rt_docset_t *docs, const char *embedder, i
             rc = s_info_put (db, key, num);
     }
     if (rc == RT_OK)
-        rc = s_exec (db, "COMMIT; INSERT INTO docs_fts(docs_fts) VALUES('optimize'); PRAGMA journal_mode=DELETE;");
+        rc = s_exec (db, "COMMIT; INSERT INTO docs_fts(docs_fts) VALUES('optimize');");
+    /* document frequencies of the common terms (>= 1% of the documents,
+     * at least 2): what search needs to leave them out of BM25 */
+    if (rc == RT_OK)
+        rc = s_exec (db, "CREATE VIRTUAL TABLE temp.docs_vocab USING fts5vocab(main, 'docs_fts', 'row');"
+                         "CREATE TABLE term_df(term TEXT PRIMARY KEY, df INTEGER NOT NULL) WITHOUT ROWID;");
+    if (rc == RT_OK) {
+        sqlite3_stmt *df = NULL;
+        if (sqlite3_prepare_v2 (db, "INSERT INTO term_df(term, df) SELECT term, doc FROM temp.docs_vocab"
+                                    " WHERE doc >= ?1 ORDER BY term", -1, &df, NULL) != SQLITE_OK)
+            rc = rt__fail (RT_E_DB, "index term frequencies: %s", sqlite3_errmsg (db));
+        else {
+            sqlite3_int64 min_df = (sqlite3_int64) (n / 100);
+            sqlite3_bind_int64 (df, 1, min_df < 2 ? 2 : min_df);
+            if (sqlite3_step (df) != SQLITE_DONE)
+                rc = rt__fail (RT_E_DB, "index term frequencies: %s", sqlite3_errmsg (db));
+        }
+        sqlite3_finalize (df);
+    }
+    if (rc == RT_OK)
+        rc = s_exec (db, "DROP TABLE temp.docs_vocab; PRAGMA journal_mode=DELETE;");
     if (sqlite3_close_v2 (db) != SQLITE_OK && rc == RT_OK)
         rc = rt__fail (RT_E_DB, "cannot close %s", path);
     return rc;
@@ -600,7 +628,39 @@ struct _rt_index_t {
     unsigned char *corpus_of; /* corpus index per id - 1 */
     int64_t lo[3], hi[3];     /* id range of each corpus (ids follow canonical order) */
     sqlite3_stmt *st_doc, *st_fts, *st_fts_ent, *st_cand, *st_byid;
+    /* keyword pruning (NULL st_df = off: small index, option off or an
+     * index without term_df) */
+    sqlite3_stmt *st_df;
+    double max_df;             /* documents, not a fraction */
+    fts5_tokenizer tok_api;    /* FTS5's porter tokenizer */
+    Fts5Tokenizer *tok;
 };
+
+/* The tokenizer the FTS5 table was created with ("porter unicode61
+ * remove_diacritics 2"), through the fts5_api of `db`. 0 or -1. */
+static int
+s_tokenizer_open (sqlite3 *db, fts5_tokenizer *api, Fts5Tokenizer **out)
+{
+    fts5_api *fts = NULL;
+    sqlite3_stmt *st = NULL;
+    *out = NULL;
+    if (sqlite3_prepare_v2 (db, "SELECT fts5(?1)", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_pointer (st, 1, (void *) &fts, "fts5_api_ptr", NULL);
+    sqlite3_step (st);
+    sqlite3_finalize (st);
+    if (!fts || fts->iVersion < 2)
+        return -1;
+    void *ud = NULL;
+    if (fts->xFindTokenizer (fts, "porter", &ud, api) != SQLITE_OK)
+        return -1;
+    const char *args[] = {"unicode61", "remove_diacritics", "2"};
+    if (api->xCreate (ud, args, 3, out) != SQLITE_OK) {
+        *out = NULL;
+        return -1;
+    }
+    return 0;
+}
 
 static int
 s_info_get (sqlite3 *db, const char *key, char *out, size_t size)
@@ -801,6 +861,16 @@ rt_index_open (const char *dir, const rt_config_t *cfg_in)
         rt__fail (RT_E_DB, "%s: %s", dir, sqlite3_errmsg (self->db));
         goto fail;
     }
+    /* keyword pruning: only for large indexes that carry term_df */
+    if (cfg->keyword_max_df < 1.0 && self->ndocs >= (sqlite3_int64) cfg->keyword_prune_min_docs
+        && sqlite3_prepare_v2 (self->db, "SELECT df FROM term_df WHERE term = ?1", -1, &self->st_df, NULL)
+               == SQLITE_OK) {
+        if (s_tokenizer_open (self->db, &self->tok_api, &self->tok) != 0) {
+            rt__fail (RT_E_DB, "%s: FTS5 porter tokenizer unavailable", dir);
+            goto fail;
+        }
+        self->max_df = cfg->keyword_max_df * (double) self->ndocs;
+    }
     str_copy (self->embedder, sizeof self->embedder, rt_embedder_name (self->emb));
     rt__clear_error ();
     return self;
@@ -820,6 +890,9 @@ rt_index_destroy (rt_index_t **self_p)
     sqlite3_finalize (self->st_fts_ent);
     sqlite3_finalize (self->st_cand);
     sqlite3_finalize (self->st_byid);
+    sqlite3_finalize (self->st_df);
+    if (self->tok)
+        self->tok_api.xDelete (self->tok);
     sqlite3_close_v2 (self->db);
     for (int c = 0; c < 3; c++)
         vs_destroy (&self->vix[c]);
@@ -953,9 +1026,48 @@ s_i64_cmp (const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* FTS5 query: the query's terms (letters/digits runs), quoted, OR-ed. */
+typedef struct {
+    rt_index_t *self;
+    sqlite3_int64 df;  /* largest document frequency among the tokens */
+} dfctx_t;
+
 static int
-s_fts_query (const char *q, buf_t *out)
+s_df_token (void *arg, int tflags, const char *tok, int ntok, int start, int end)
+{
+    (void) tflags;
+    (void) start;
+    (void) end;
+    dfctx_t *cx = arg;
+    sqlite3_stmt *st = cx->self->st_df;
+    sqlite3_reset (st);
+    sqlite3_bind_text (st, 1, tok, ntok, SQLITE_TRANSIENT);
+    if (sqlite3_step (st) == SQLITE_ROW) {
+        sqlite3_int64 df = sqlite3_column_int64 (st, 0);
+        if (df > cx->df)
+            cx->df = df;
+    }
+    sqlite3_reset (st);
+    return SQLITE_OK;
+}
+
+/* True when pruning is on and `term` (one letters/digits run) is indexed
+ * in more than max_df documents. */
+static bool
+s_term_common (rt_index_t *self, const char *term)
+{
+    if (!self->st_df || !self->tok)
+        return false;
+    dfctx_t cx = {self, 0};
+    if (self->tok_api.xTokenize (self->tok, &cx, FTS5_TOKENIZE_QUERY, term, (int) strlen (term), s_df_token)
+        != SQLITE_OK)
+        return false;
+    return (double) cx.df > self->max_df;
+}
+
+/* FTS5 query: the query's terms (letters/digits runs), quoted, OR-ed;
+ * stop words and (large indexes) common terms left out. */
+static int
+s_fts_query (rt_index_t *self, const char *q, buf_t *out)
 {
     static const char *const stop[] = {"a", "an", "and", "are", "as", "at", "be", "by", "for", "from",
                                        "how", "i", "in", "is", "it", "of", "on", "or", "the", "to",
@@ -981,7 +1093,7 @@ s_fts_query (const char *q, buf_t *out)
             for (int i = 0; stop[i]; i++)
                 if (strcmp (stop[i], t) == 0)
                     skip = true;
-            if (!skip && terms.n < 64)
+            if (!skip && terms.n < 64 && !s_term_common (self, t))
                 rc = rt__strv_push_unique (&terms, t);
         }
     }
@@ -1218,7 +1330,7 @@ rt_index_search (rt_index_t *self, const rt_query_t *q, rt_result_t **out)
             rc = rt__fail (RT_E_NOMEM, "out of memory");
             goto done;
         }
-        if ((rc = s_fts_query (q->query, fq)) < 0)
+        if ((rc = s_fts_query (self, q->query, fq)) < 0)
             goto done;
         if (buf_len (fq) > 0) {
             klist = malloc (depth * sizeof *klist);

@@ -466,6 +466,8 @@ rt_config_defaults (rt_config_t *out)
     out->chunk_max = 1000;
     out->chunk_overlap = 150;
     out->rrf_k = 60;
+    out->keyword_max_df = 0.05;
+    out->keyword_prune_min_docs = 100000;
     out->threads = 1;
     out->lsa.dim = 256;
     out->lsa.max_features = 65536;

@@ -12,7 +12,9 @@
  *     HNSW path of the index builder;
  *   - determinism: a second build gives the same version, byte-identical
  *     model and vector files, and identical results;
- *   - dimension / embedder mismatch and argument errors.
+ *   - dimension / embedder mismatch and argument errors;
+ *   - keyword pruning: with retrieval.keyword_prune_min_docs reached, BM25
+ *     ignores terms (judged after stemming) above retrieval.keyword_max_df.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -542,6 +544,77 @@ test_mismatch_and_errors (void **state)
     rmdir (notidx);
 }
 
+/* 200 synthetic documents: every one says "cluster" and "failed", four
+ * also say "zebra". Below keyword_prune_min_docs every term counts; with
+ * pruning on, the common terms are left out of BM25 — "failing" too, since
+ * it is indexed as the same stem as "failed". */
+static void
+test_keyword_prune (void **state)
+{
+    (void) state;
+    char dir[300];
+    snprintf (dir, sizeof dir, "%s/prune", s_tmp);
+    rt_docset_t *ds = rt_docset_new ();
+    assert_non_null (ds);
+    for (int i = 0; i < 200; i++) {
+        char id[32], text[160];
+        snprintf (id, sizeof id, "job::P-%03d", i);
+        snprintf (text, sizeof text, "Cluster c-%03d failed at step %d.%s", i, i % 7,
+                  i % 60 == 7 ? " A zebra crossing blocked it." : "");
+        rt_doc_t d = {id, "telemetry", "job", id, "", "", text, id, "", "{}"};
+        assert_int_equal (rt_docset_add (ds, &d), RT_OK);
+    }
+    rt_config_t cfg = s_cfg;
+    assert_int_equal (rt_index_build_docs (ds, dir, &cfg, NULL, NULL, NULL), RT_OK);
+    rt_docset_destroy (&ds);
+
+    rt_query_t q = {.corpus = "telemetry", .query = "failing zebra", .k = 10, .mode = RT_MODE_KEYWORD};
+    rt_result_t *res = NULL;
+    rt_index_t *ix = rt_index_open (dir, &cfg);  /* default: 200 < 100000 documents, no pruning */
+    assert_non_null (ix);
+    assert_int_equal (rt_index_search (ix, &q, &res), RT_OK);
+    assert_int_equal (rt_result_count (res), 10);
+    rt_result_destroy (&res);
+    rt_index_destroy (&ix);
+
+    cfg.keyword_prune_min_docs = 100;
+    cfg.keyword_max_df = 0.05;
+    ix = rt_index_open (dir, &cfg);
+    assert_non_null (ix);
+    assert_int_equal (rt_index_search (ix, &q, &res), RT_OK);
+    assert_int_equal (rt_result_count (res), 4);  /* only "zebra" scored: P-007, -067, -127, -187 */
+    for (size_t i = 0; i < rt_result_count (res); i++)
+        assert_non_null (strstr (rt_result_hit (res, i)->doc->text, "zebra"));
+    rt_result_destroy (&res);
+    q.query = "cluster failed";  /* nothing but common terms: no keyword list */
+    assert_int_equal (rt_index_search (ix, &q, &res), RT_OK);
+    assert_int_equal (rt_result_count (res), 0);
+    rt_result_destroy (&res);
+    q.query = "cluster failed";  /* hybrid still answers from the vectors */
+    q.mode = RT_MODE_HYBRID;
+    assert_int_equal (rt_index_search (ix, &q, &res), RT_OK);
+    assert_int_equal (rt_result_count (res), 10);
+    rt_result_destroy (&res);
+    rt_index_destroy (&ix);
+
+    cfg.keyword_max_df = 1.0;  /* 1 = never prune */
+    ix = rt_index_open (dir, &cfg);
+    assert_non_null (ix);
+    q.mode = RT_MODE_KEYWORD;
+    assert_int_equal (rt_index_search (ix, &q, &res), RT_OK);
+    assert_int_equal (rt_result_count (res), 10);
+    rt_result_destroy (&res);
+    rt_index_destroy (&ix);
+
+    const char *files[] = {"meta.sqlite", "telemetry.faiss", "docs.faiss", "runbooks.faiss", "embedder.lsa", NULL};
+    for (int i = 0; files[i]; i++) {
+        char p[400];
+        snprintf (p, sizeof p, "%s/%s", dir, files[i]);
+        unlink (p);
+    }
+    rmdir (dir);
+}
+
 int
 main (void)
 {
@@ -554,6 +627,7 @@ main (void)
         cmocka_unit_test (test_anomaly_docs),
         cmocka_unit_test (test_entity_filter),   cmocka_unit_test (test_hnsw_recall),
         cmocka_unit_test (test_determinism),     cmocka_unit_test (test_mismatch_and_errors),
+        cmocka_unit_test (test_keyword_prune),
     };
     return cmocka_run_group_tests (tests, group_setup, group_teardown);
 }
