@@ -608,9 +608,11 @@ FROM ranked GROUP BY job_id, win ORDER BY job_id, win;
 -- rs_anomaly_entity / rs_anomaly_day: anomaly_detection's detector input.
 -- One row per entity (a job with at least one executed run day, or a
 -- warehouse / all-purpose cluster of non_job_compute) with its name, type
--- and workspace, and one narrow row per (entity, day) with the report's
--- daily figures already computed exactly as anomaly_detection.fast.sql
--- computed them from rs_job_day / rs_compute_day. Both are clustered on
+-- and workspace, and one row per (entity, day) with the report's daily
+-- figures already computed exactly as anomaly_detection.fast.sql computed
+-- them from rs_job_day / rs_compute_day, and the entity's name and type
+-- repeated (the report reads ~375,000 days on the large profile: a join
+-- back to rs_anomaly_entity per day was half its SQL time). Both are clustered on
 -- entity_id (then day), so the report reads entities in order and seeks
 -- each one's [:from, :to] days: rows come out sorted by (entity_id,
 -- usage_date) without a sort. Exact for any window and workspace while
@@ -632,12 +634,13 @@ ORDER BY entity_id, k;
 
 DROP TABLE IF EXISTS rs_anomaly_day;
 CREATE TABLE rs_anomaly_day (
-    entity_id TEXT NOT NULL, d TEXT NOT NULL,
+    entity_id TEXT NOT NULL, d TEXT NOT NULL, entity_name TEXT, entity_type TEXT,
     total_cost REAL, run_count INTEGER, avg_duration_mins REAL, failure_count INTEGER, avg_spot_ratio REAL,
     PRIMARY KEY (entity_id, d)
 ) WITHOUT ROWID;
 INSERT OR IGNORE INTO rs_anomaly_day
-SELECT entity_id, d, total_cost, run_count, avg_duration_mins, failure_count, avg_spot_ratio FROM (
+SELECT u.entity_id, u.d, e.entity_name, e.entity_type, u.total_cost, u.run_count, u.avg_duration_mins,
+       u.failure_count, u.avg_spot_ratio FROM (
   SELECT d.job_id AS entity_id, d.d, 0 AS k,
          CASE WHEN d.cost_n > 0 THEN d.cost END AS total_cost,
          d.x_runs AS run_count,
@@ -651,8 +654,8 @@ SELECT entity_id, d, total_cost, run_count, avg_duration_mins, failure_count, av
          CASE WHEN SUM(x.cost_n) > 0 THEN SUM(x.cost) END, SUM(x.rows_n), NULL, 0, NULL
   FROM rs_compute_day x JOIN non_job_compute c ON c.compute_id = x.compute_id
   GROUP BY x.compute_id, x.d
-)
-ORDER BY entity_id, d, k;
+) u JOIN rs_anomaly_entity e ON e.entity_id = u.entity_id
+ORDER BY u.entity_id, u.d, u.k;
 
 -- rs_rollup_state: which data_version these rows belong to and whether the
 -- exactness conditions (a) and (b) above hold.
@@ -666,15 +669,18 @@ CREATE TABLE rs_rollup_state (
     run_min TEXT, run_max TEXT,            -- MIN / MAX(date(start_time)) over job_runs (rs_job_runs_all)
     rr_to TEXT, rr_recent_days INTEGER,   -- rs_job_runtime's :to and :recent_days
     job_d_min TEXT, job_d_max TEXT,        -- MIN / MAX(d) of rs_job_day (rs_job_all covers them)
-    anomaly_id_clash INTEGER NOT NULL      -- job_ids that are also compute_ids (rs_anomaly_* inexact if > 0)
+    anomaly_id_clash INTEGER NOT NULL,     -- job_ids that are also compute_ids (rs_anomaly_* inexact if > 0)
+    layout INTEGER NOT NULL                -- layout of the rs_* tables; the engine uses them only when it
+                                           -- equals its own (RS_ROLLUP_LAYOUT): older rollups mean raw SQL
 );
 INSERT INTO rs_rollup_state (id, built_for_version, exact, multi_usage_runs, date_mismatch_rows, run_min, run_max,
-                             rr_to, rr_recent_days, job_d_min, job_d_max, anomaly_id_clash)
+                             rr_to, rr_recent_days, job_d_min, job_d_max, anomaly_id_clash, layout)
 SELECT 1, COALESCE((SELECT version FROM data_version WHERE id = 1), 0) + 1, (a + b) = 0, a, b,
        (SELECT MIN(date(start_time)) FROM job_runs), (SELECT MAX(date(start_time)) FROM job_runs),
        (SELECT MAX(usage_date) FROM compute_usage), 14,
        (SELECT MIN(d) FROM rs_job_day), (SELECT MAX(d) FROM rs_job_day),
-       (SELECT COUNT(*) FROM jobs j JOIN non_job_compute c ON c.compute_id = j.job_id)
+       (SELECT COUNT(*) FROM jobs j JOIN non_job_compute c ON c.compute_id = j.job_id),
+       2
 FROM (SELECT (SELECT COUNT(*) FROM (SELECT parent_id FROM compute_usage WHERE parent_type = 'JOB_RUN'
                                     GROUP BY parent_id HAVING COUNT(*) > 1)) AS a,
              (SELECT COUNT(*) FROM compute_usage u JOIN job_runs r ON r.job_run_id = u.parent_id

@@ -129,9 +129,11 @@ rs_sort_rows (const rs_order_t *order, int norder, const rs_table_t *rows, const
         snprintf (err, errsz, "out of memory");
         return -1;
     }
+    rs_rowctx_t rc;
+    rs_rowctx_init (&rc, rows, 0);
+    rs_scope_t sc = {rs_row_lookup, NULL, &rc, globals};
     for (size_t i = 0; i < n; i++) {
-        rs_rowctx_t rc = {rows, idx[i]};
-        rs_scope_t sc = {rs_row_lookup, NULL, &rc, globals};
+        rc.row = idx[i];
         for (int k = 0; k < norder; k++)
             if (rs_expr_eval (order[k].expr, &sc, arena, &keys[i * (size_t) norder + (size_t) k], err, errsz) != 0) {
                 free (keys);
@@ -171,10 +173,12 @@ rs_pick_rows (const rs_pick_t *pick, const rs_table_t *rows, const rs_scope_t *g
               size_t *idx, char *err, size_t errsz)
 {
     size_t n = 0;
+    rs_rowctx_t rc;
+    rs_rowctx_init (&rc, rows, 0);
+    rs_scope_t sc = {rs_row_lookup, NULL, &rc, globals};
     for (size_t r = 0; r < rows->nrows; r++) {
         if (pick->where) {
-            rs_rowctx_t rc = {rows, r};
-            rs_scope_t sc = {rs_row_lookup, NULL, &rc, globals};
+            rc.row = r;
             bool on;
             if (rs_expr_truth (pick->where, &sc, arena, &on, err, errsz) != 0)
                 return -1;
@@ -387,9 +391,11 @@ rs_build_selections (const rs_registry_t *reg, const rs_report_t *rep, const rs_
     for (int pass = 0; pass < 2; pass++) {
         /* de-duplicate by entity id, first occurrence wins */
         size_t k = 0;
+        rs_rowctx_t rc2;
+        rs_rowctx_init (&rc2, rows, 0);
+        rs_scope_t sc = {rs_row_lookup, NULL, &rc2, globals};
         for (size_t i = 0; i < n; i++) {
-            rs_rowctx_t rc2 = {rows, cand[i]};
-            rs_scope_t sc = {rs_row_lookup, NULL, &rc2, globals};
+            rc2.row = cand[i];
             rs_value_t v;
             if (rs_expr_eval (rep->entity_id, &sc, arena, &v, err, errsz) != 0)
                 goto done;
@@ -425,9 +431,11 @@ rs_build_selections (const rs_registry_t *reg, const rs_report_t *rep, const rs_
     if (lim >= 0 && (size_t) lim < n)
         n = (size_t) lim;
 
+    rs_rowctx_t rc2;
+    rs_rowctx_init (&rc2, rows, 0);
+    rs_scope_t sc = {rs_row_lookup, NULL, &rc2, globals};
     for (size_t i = 0; i < n; i++) {
-        rs_rowctx_t rc2 = {rows, cand[i]};
-        rs_scope_t sc = {rs_row_lookup, NULL, &rc2, globals};
+        rc2.row = cand[i];
         rs_value_t v;
         json_t *sel = json_object ();
         if (!sel) {

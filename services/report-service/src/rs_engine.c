@@ -427,6 +427,7 @@ rs_engine_rollups_current (rs_engine_t *e)
         int64_t ok = 0;
         if (db_query_i64 (e->db,
                           "SELECT COALESCE((SELECT s.exact = 1 AND s.built_for_version = v.version"
+                          " AND s.layout = " RS_STR (RS_ROLLUP_LAYOUT)
                           " FROM rs_rollup_state s, data_version v WHERE s.id = 1 AND v.id = 1), 0)",
                           &ok)
                 == 0
@@ -482,61 +483,6 @@ s_use_fast (rs_engine_t *e, const rs_report_t *rep, const rs_pset_t *ps, bool *f
     sqlite3_reset (st);
     sqlite3_clear_bindings (st);
     return rc;
-}
-
-/* ---- row scope with a column memo ---------------------------------------
- * rs_row_lookup resolves a name by comparing it with every column name, per
- * row; the report passes below evaluate the same few identifiers on every
- * row (a 375,000-row detector series on the large profile). The memo keys
- * on the identifier's address (names come from the compiled registry and
- * live as long as it) and keeps the column index, so after the first row a
- * lookup is a pointer compare. Semantics are rs_row_lookup's: "row_index"
- * first, then the column of that name, else not found (-1). Valid while the
- * table gains no column: a pass builds its own (s_rowmemo_init). */
-#define RS_MEMO_SLOTS 16
-typedef struct {
-    const rs_table_t *table;
-    size_t row;
-    int n;
-    const char *names[RS_MEMO_SLOTS];
-    int cols[RS_MEMO_SLOTS]; /* -2 = row_index */
-} rowmemo_t;
-
-static void
-s_rowmemo_init (rowmemo_t *m, const rs_table_t *t)
-{
-    memset (m, 0, sizeof *m);
-    m->table = t;
-}
-
-static int
-s_rowmemo_lookup (void *ud, const char *name, rs_value_t *out)
-{
-    rowmemo_t *m = ud;
-    int c = -1;
-    bool hit = false;
-    for (int i = 0; i < m->n; i++)
-        if (m->names[i] == name) {
-            c = m->cols[i];
-            hit = true;
-            break;
-        }
-    if (!hit) {
-        c = strcmp (name, "row_index") == 0 ? -2 : rs_table_col (m->table, name);
-        if (c < 0 && c != -2)
-            return -1;
-        if (m->n < RS_MEMO_SLOTS) {
-            m->names[m->n] = name;
-            m->cols[m->n] = c;
-            m->n++;
-        }
-    }
-    if (c == -2) {
-        *out = rs_vint ((int64_t) m->row);
-        return 0;
-    }
-    *out = *rs_table_cell_c (m->table, m->row, c);
-    return 0;
 }
 
 /* A "where" that is one bare column name ("is_anomaly") is that cell's
@@ -781,6 +727,19 @@ typedef struct {
     size_t first;
 } group_t;
 
+/* qsort context of s_strix_cmp: the value texts of the running measure
+ * (a measure runs on one thread at a time: engines are per thread). */
+static _Thread_local const char *const *s_sort_strs;
+
+/* Indexes into s_sort_strs by text, then by index. */
+static int
+s_strix_cmp (const void *a, const void *b)
+{
+    size_t x = *(const size_t *) a, y = *(const size_t *) b;
+    int c = strcmp (s_sort_strs[x], s_sort_strs[y]);
+    return c ? c : (x < y ? -1 : x > y);
+}
+
 static int
 s_group_cmp (const void *a, const void *b)
 {
@@ -815,9 +774,9 @@ s_measure (rs_engine_t *e, const rs_measure_t *m, const rs_table_t *t, const rs_
         rc = s_fail (e, RS_E_NOMEM, "out of memory");
         goto done;
     }
-    rowmemo_t memo;
-    s_rowmemo_init (&memo, t);
-    rs_scope_t sc = {s_rowmemo_lookup, NULL, &memo, gs};
+    rs_rowctx_t memo;
+    rs_rowctx_init (&memo, t, 0);
+    rs_scope_t sc = {rs_row_lookup, NULL, &memo, gs};
     int wcol = t ? s_column_predicate (m->where, t) : -1;
     for (size_t r = 0; r < n; r++) {
         memo.row = r;
@@ -896,24 +855,31 @@ s_measure (rs_engine_t *e, const rs_measure_t *m, const rs_table_t *t, const rs_
     case RS_AGG_COUNT_DISTINCT:
     case RS_AGG_JOIN:
     case RS_AGG_TOP_GROUPS: {
-        /* distinct values in first-appearance order with counts */
+        /* distinct values with counts and first appearance: the values'
+         * indexes sorted by (text, index), then one group per run of equal
+         * texts (O(n log n); the result does not depend on the sort) */
         group_t *g = calloc (ns ? ns : 1, sizeof *g);
+        size_t *ord = malloc (sizeof *ord * (ns ? ns : 1));
         size_t ng = 0;
-        if (!g) {
+        if (!g || !ord) {
+            free (g);
+            free (ord);
             rc = s_fail (e, RS_E_NOMEM, "out of memory");
             goto done;
         }
+        for (size_t i = 0; i < ns; i++)
+            ord[i] = i;
+        s_sort_strs = strs;
+        qsort (ord, ns, sizeof *ord, s_strix_cmp);
         for (size_t i = 0; i < ns; i++) {
-            size_t k = 0;
-            while (k < ng && strcmp (g[k].key, strs[i]) != 0)
-                k++;
-            if (k == ng) {
-                g[ng].key = strs[i];
-                g[ng].first = i;
+            if (ng == 0 || strcmp (g[ng - 1].key, strs[ord[i]]) != 0) {
+                g[ng].key = strs[ord[i]];
+                g[ng].first = ord[i];  /* smallest index of the run */
                 ng++;
             }
-            g[k].count++;
+            g[ng - 1].count++;
         }
+        free (ord);
         if (m->agg == RS_AGG_COUNT_DISTINCT)
             *out = json_integer ((json_int_t) ng);
         else if (m->agg == RS_AGG_JOIN) {
@@ -1025,9 +991,9 @@ s_chart_data (chartctx_t *c, json_t *spec, int *rc)
     for (int i = 0; i < nf; i++)
         fv[i] = json_string_value (json_array_get (fields, (size_t) i));
     long taken = 0;
-    rowmemo_t memo;
-    s_rowmemo_init (&memo, t);
-    rs_scope_t sc = {s_rowmemo_lookup, NULL, &memo, c->gs};
+    rs_rowctx_t memo;
+    rs_rowctx_init (&memo, t, 0);
+    rs_scope_t sc = {rs_row_lookup, NULL, &memo, c->gs};
     for (size_t r = 0; r < t->nrows && (limit < 0 || taken < limit); r++) {
         if (where) {
             memo.row = r;
@@ -1138,6 +1104,7 @@ s_run (rs_engine_t *e, const rs_report_t *rep, const rs_pset_t *ps, const char *
     char err[RS_ERRSZ] = "";
     int rc = 0;
     rs_table_t *rows = NULL;
+    rs_table_t *view = NULL;  /* rows_output scope "output": the listed rows (text borrowed from rows) */
     rs_table_t *xt[8] = {NULL};
     const char *xn[8] = {NULL};
     int nx = 0;
@@ -1179,9 +1146,9 @@ s_run (rs_engine_t *e, const rs_report_t *rep, const rs_pset_t *ps, const char *
             rc = s_fail (e, RS_E_NOMEM, "out of memory");
             goto done;
         }
-        rowmemo_t memo;
-        s_rowmemo_init (&memo, rows);
-        rs_scope_t sc = {s_rowmemo_lookup, NULL, &memo, &gs};
+        rs_rowctx_t memo;
+        rs_rowctx_init (&memo, rows, 0);
+        rs_scope_t sc = {rs_row_lookup, NULL, &memo, &gs};
         for (size_t r = 0; r < rows->nrows; r++) {
             memo.row = r;
             rs_value_t v;
@@ -1244,25 +1211,35 @@ s_run (rs_engine_t *e, const rs_report_t *rep, const rs_pset_t *ps, const char *
         json_array_append_new (cols, co);
     }
     if (rep->out_where || rep->out_limit) {
-        /* rows_output: the result lists a subset (measures, tables, chart and
-         * selections above/below still see every row) */
+        /* rows_output: the result lists a subset. Measures (above) see every
+         * row; tables, chart and selections (below) too, unless the scope is
+         * "output": then they read a table of the listed rows only */
         json_t *ra = json_array ();
+        size_t *listed_ix = rep->out_scope_output ? malloc (sizeof *listed_ix * (rows->nrows ? rows->nrows : 1))
+                                                  : NULL;
+        if (rep->out_scope_output && !listed_ix) {
+            json_decref (ra);
+            rc = s_fail (e, RS_E_NOMEM, "out of memory");
+            goto done;
+        }
         long lim = rs_eval_limit (rep->out_limit, &gs, &e->arena, err, sizeof err);
         if (lim == -2) {
             json_decref (ra);
+            free (listed_ix);
             rc = s_fail (e, RS_E_REGISTRY, "report %s: rows_output limit: %s", rep->id, err);
             goto done;
         }
         size_t listed = 0;
-        rowmemo_t memo;
-        s_rowmemo_init (&memo, rows);
-        rs_scope_t sc = {s_rowmemo_lookup, NULL, &memo, &gs};
+        rs_rowctx_t memo;
+        rs_rowctx_init (&memo, rows, 0);
+        rs_scope_t sc = {rs_row_lookup, NULL, &memo, &gs};
         for (size_t r = 0; r < rows->nrows && (lim < 0 || listed < (size_t) lim); r++) {
             if (rep->out_where) {
                 memo.row = r;
                 bool on;
                 if (rs_expr_truth (rep->out_where, &sc, &e->arena, &on, err, sizeof err) != 0) {
                     json_decref (ra);
+                    free (listed_ix);
                     rc = s_fail (e, RS_E_REGISTRY, "report %s: rows_output: %s", rep->id, err);
                     goto done;
                 }
@@ -1270,10 +1247,20 @@ s_run (rs_engine_t *e, const rs_report_t *rep, const rs_pset_t *ps, const char *
                     continue;
             }
             json_array_append_new (ra, rs_table_row_json (rows, r, NULL, 0));
+            if (listed_ix)
+                listed_ix[listed] = r;
             listed++;
         }
         json_object_set_new (res, "rows", ra);
         json_object_set_new (res, "rows_total", json_integer ((json_int_t) rows->nrows));
+        if (listed_ix) {
+            view = rs_table_subset (rows, listed_ix, listed);
+            free (listed_ix);
+            if (!view) {
+                rc = s_fail (e, RS_E_NOMEM, "out of memory");
+                goto done;
+            }
+        }
     } else
         json_object_set_new (res, "rows", s_rows_json (rows));
 
@@ -1313,10 +1300,11 @@ s_run (rs_engine_t *e, const rs_report_t *rep, const rs_pset_t *ps, const char *
         json_array_append_new (bans, json_pack ("{s:s, s:s}", "level", rep->banners[i].level, "text", buf_data (b)));
     }
 
-    /* tables */
+    /* tables, chart and selections: every row, or the listed ones */
+    const rs_table_t *shown = view ? view : rows;
     json_t *tabs = json_array ();
     json_object_set_new (res, "tables", tabs);
-    size_t *idx = malloc (sizeof *idx * (rows->nrows ? rows->nrows : 1));
+    size_t *idx = malloc (sizeof *idx * (shown->nrows ? shown->nrows : 1));
     if (!idx) {
         rc = s_fail (e, RS_E_NOMEM, "out of memory");
         goto done;
@@ -1324,7 +1312,7 @@ s_run (rs_engine_t *e, const rs_report_t *rep, const rs_pset_t *ps, const char *
     for (int i = 0; i < rep->ntables; i++) {
         const rs_tspec_t *ts = &rep->tables[i];
         rs_pick_t pk = {ts->where, ts->order, ts->norder, ts->limit};
-        long n = rs_pick_rows (&pk, rows, &gs, &e->arena, idx, err, sizeof err);
+        long n = rs_pick_rows (&pk, shown, &gs, &e->arena, idx, err, sizeof err);
         if (n < 0) {
             free (idx);
             rc = s_fail (e, RS_E_REGISTRY, "report %s: table %s: %s", rep->id, ts->id, err);
@@ -1339,7 +1327,7 @@ s_run (rs_engine_t *e, const rs_report_t *rep, const rs_pset_t *ps, const char *
         json_object_set_new (to, "columns", tc);
         json_t *tr = json_array ();
         for (long k = 0; k < n; k++)
-            json_array_append_new (tr, rs_table_row_json (rows, idx[k], ts->columns, ts->ncolumns));
+            json_array_append_new (tr, rs_table_row_json (shown, idx[k], ts->columns, ts->ncolumns));
         json_object_set_new (to, "rows", tr);
         json_array_append_new (tabs, to);
     }
@@ -1347,7 +1335,7 @@ s_run (rs_engine_t *e, const rs_report_t *rep, const rs_pset_t *ps, const char *
 
     /* chart */
     if (rep->chart) {
-        chartctx_t cc = {e, &gs, rows, rep, xn, xt, nx, measures};
+        chartctx_t cc = {e, &gs, shown, rep, xn, xt, nx, measures};
         json_t *chart = s_chart_walk (&cc, rep->chart, &rc);
         if (!chart) {
             if (rc == 0)
@@ -1361,7 +1349,7 @@ s_run (rs_engine_t *e, const rs_report_t *rep, const rs_pset_t *ps, const char *
     /* selections + chips */
     json_t *sels = json_array ();
     json_object_set_new (res, "selections", sels);
-    if (rs_build_selections (e->reg, rep, rows, &gs, &e->arena, sels, err, sizeof err) != 0) {
+    if (rs_build_selections (e->reg, rep, shown, &gs, &e->arena, sels, err, sizeof err) != 0) {
         rc = s_fail (e, RS_E_REGISTRY, "report %s: selections: %s", rep->id, err);
         goto done;
     }
@@ -1378,6 +1366,7 @@ s_run (rs_engine_t *e, const rs_report_t *rep, const rs_pset_t *ps, const char *
 done:
     json_decref (res);
     json_decref (measures);
+    rs_table_destroy (&view);
     rs_table_destroy (&rows);
     for (int k = 0; k < 8; k++)
         rs_table_destroy (&xt[k]);

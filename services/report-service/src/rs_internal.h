@@ -20,6 +20,11 @@
 #define RS_ERRSZ 512
 #define RS_TEXT_CAP (1u << 20)    /* cap of any one rendered label/prompt/banner */
 #define RS_MAX_ROWS 2000000       /* cap of rows one report query may return */
+/* Layout of the rs_* rollup tables written by sql/refresh/derived.sql
+ * (rs_rollup_state.layout); rollups of another layout are not used. */
+#define RS_ROLLUP_LAYOUT 2
+#define RS_STR_(x) #x
+#define RS_STR(x) RS_STR_ (x)
 
 /* ====================================================================== */
 /* registry                                                                */
@@ -158,6 +163,8 @@ typedef struct {
     json_t *chart;           /* borrowed template */
     rs_expr_t *out_where;    /* rows_output: which rows the result lists (NULL = all) */
     rs_expr_t *out_limit;
+    bool out_scope_output;   /* rows_output.scope "output": tables, chart and selections
+                                see only the listed rows (default "all": every row) */
     const char *entity_type;   /* fixed type, or NULL when entity_type_expr is used */
     rs_expr_t *entity_type_expr;
     rs_expr_t *entity_id, *entity_name;
@@ -244,6 +251,10 @@ void rs_table_destroy (rs_table_t **self_p);
 /* Runs `stmt` (already bound) to completion into a new table. NULL on error
  * (message in err). */
 rs_table_t *rs_table_from_stmt (sqlite3_stmt *stmt, char *err, size_t errsz);
+/* A new table with the columns of `src` and its rows `idx[0..n-1]`, in that
+ * order. Text cells are borrowed from `src`, which must outlive the result.
+ * NULL on OOM. */
+rs_table_t *rs_table_subset (const rs_table_t *src, const size_t *idx, size_t n);
 /* Appends a row (all NULL); returns its index or -1. */
 long rs_table_add_row (rs_table_t *self);
 /* Appends a column (all NULL); returns its index or -1. */
@@ -258,11 +269,23 @@ json_t *rs_value_json (const rs_value_t *v);
 /* Row as a JSON object keyed by column names (all columns or the listed ones). */
 json_t *rs_table_row_json (const rs_table_t *self, size_t row, const char *const *cols, int ncols);
 
-/* Row scope: names resolve to the row's columns, plus "row_index". */
+/* Row scope: names resolve to the row's columns, plus "row_index" (first).
+ * A context is meant to be reused across the rows of one pass (set .row):
+ * it memoizes name -> column by the name's address (registry names live as
+ * long as the compiled registry), so after the first row a lookup is a
+ * pointer compare instead of a strcmp over every column. Initialise with
+ * rs_rowctx_init; valid while the table
+ * gains no column. */
+#define RS_ROWCTX_MEMO 16
 typedef struct {
     const rs_table_t *table;
     size_t row;
+    int n;
+    const char *names[RS_ROWCTX_MEMO];
+    int cols[RS_ROWCTX_MEMO]; /* -2 = row_index */
 } rs_rowctx_t;
+void rs_rowctx_init (rs_rowctx_t *ctx, const rs_table_t *table, size_t row);
+/* rs_scope_t lookup over an rs_rowctx_t: 0, or -1 when no such column. */
 int rs_row_lookup (void *ud, const char *name, rs_value_t *out);
 
 /* ====================================================================== */

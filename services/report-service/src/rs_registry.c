@@ -540,6 +540,11 @@ s_report (ld_t *ld, const char *dir, json_t *o, rs_report_t *r, int order)
     if (ro) {
         r->out_where = s_expr_field (ld, ro, "where", false);
         r->out_limit = s_expr_field (ld, ro, "limit", false);
+        const char *scope = s_str (ld, ro, "scope", false);
+        if (scope && strcmp (scope, "output") == 0)
+            r->out_scope_output = true;
+        else if (scope && strcmp (scope, "all") != 0)
+            s_fail (ld, "rows_output.scope '%s': expected \"all\" or \"output\"", scope);
     }
     json_t *ent = json_object_get (o, "entity");
     r->entity_type = s_str (ld, ent, "type", false);

@@ -130,6 +130,28 @@ rs_table_set (rs_table_t *t, size_t row, int col, rs_value_t v)
     return 0;
 }
 
+rs_table_t *
+rs_table_subset (const rs_table_t *src, const size_t *idx, size_t n)
+{
+    rs_table_t *t = rs_table_new ();
+    if (!t)
+        return NULL;
+    for (int c = 0; c < src->ncols; c++)
+        if (rs_table_add_col (t, src->cols[c].name, src->cols[c].type) < 0) {
+            rs_table_destroy (&t);
+            return NULL;
+        }
+    if (s_grow_rows (t, n ? n : 1) != 0) {
+        rs_table_destroy (&t);
+        return NULL;
+    }
+    for (int c = 0; c < src->ncols; c++)
+        for (size_t i = 0; i < n; i++)
+            t->colv[c][i] = src->colv[c][idx[i]];
+    t->nrows = n;
+    return t;
+}
+
 long
 rs_table_add_row (rs_table_t *t)
 {
@@ -143,6 +165,8 @@ rs_table_add_row (rs_table_t *t)
 rs_table_t *
 rs_table_from_stmt (sqlite3_stmt *stmt, char *err, size_t errsz)
 {
+    const char **prev = NULL;  /* per column: the text cell of the row above */
+    size_t *prevlen = NULL;
     rs_table_t *t = rs_table_new ();
     if (!t) {
         snprintf (err, errsz, "out of memory");
@@ -154,6 +178,14 @@ rs_table_from_stmt (sqlite3_stmt *stmt, char *err, size_t errsz)
             snprintf (err, errsz, "out of memory");
             goto fail;
         }
+    /* a text cell equal to the one above it in the same column shares its
+     * copy (rows grouped by entity repeat id, name and type) */
+    prev = calloc ((size_t) (nc ? nc : 1), sizeof *prev);
+    prevlen = calloc ((size_t) (nc ? nc : 1), sizeof *prevlen);
+    if (!prev || !prevlen) {
+        snprintf (err, errsz, "out of memory");
+        goto fail;
+    }
     for (;;) {
         int rc = sqlite3_step (stmt);
         if (rc == SQLITE_DONE)
@@ -181,9 +213,16 @@ rs_table_from_stmt (sqlite3_stmt *stmt, char *err, size_t errsz)
                 v = rs_vnum (sqlite3_column_double (stmt, c));
                 break;
             case SQLITE_TEXT:
-            case SQLITE_BLOB:
-                v = rs_vstr ((const char *) sqlite3_column_text (stmt, c));
+            case SQLITE_BLOB: {
+                const char *txt = (const char *) sqlite3_column_text (stmt, c);
+                size_t len = (size_t) sqlite3_column_bytes (stmt, c);
+                if (txt && prev[c] && prevlen[c] == len && memcmp (prev[c], txt, len) == 0) {
+                    t->colv[c][r] = rs_vstr (prev[c]);  /* column type already "text" */
+                    continue;
+                }
+                v = rs_vstr (txt);
                 break;
+            }
             default:
                 break;
             }
@@ -191,11 +230,19 @@ rs_table_from_stmt (sqlite3_stmt *stmt, char *err, size_t errsz)
                 snprintf (err, errsz, "out of memory");
                 goto fail;
             }
+            if (v.type == RS_VSTR) {
+                prev[c] = t->colv[c][r].str;
+                prevlen[c] = strlen (prev[c]);
+            }
         }
         t->nrows++;
     }
+    free (prev);
+    free (prevlen);
     return t;
 fail:
+    free (prev);
+    free (prevlen);
     rs_table_destroy (&t);
     return NULL;
 }
@@ -235,17 +282,40 @@ rs_table_row_json (const rs_table_t *t, size_t row, const char *const *cols, int
     return o;
 }
 
+void
+rs_rowctx_init (rs_rowctx_t *ctx, const rs_table_t *table, size_t row)
+{
+    memset (ctx, 0, sizeof *ctx);
+    ctx->table = table;
+    ctx->row = row;
+}
+
 int
 rs_row_lookup (void *ud, const char *name, rs_value_t *out)
 {
-    const rs_rowctx_t *rc = ud;
-    if (strcmp (name, "row_index") == 0) {
-        *out = rs_vint ((int64_t) rc->row);
+    rs_rowctx_t *m = ud;
+    int c = -1;
+    bool hit = false;
+    for (int i = 0; i < m->n; i++)
+        if (m->names[i] == name) {
+            c = m->cols[i];
+            hit = true;
+            break;
+        }
+    if (!hit) {
+        c = strcmp (name, "row_index") == 0 ? -2 : rs_table_col (m->table, name);
+        if (c < 0 && c != -2)
+            return -1;
+        if (m->n < RS_ROWCTX_MEMO) {
+            m->names[m->n] = name;
+            m->cols[m->n] = c;
+            m->n++;
+        }
+    }
+    if (c == -2) {
+        *out = rs_vint ((int64_t) m->row);
         return 0;
     }
-    int c = rs_table_col (rc->table, name);
-    if (c < 0)
-        return -1;
-    *out = *rs_table_cell_c (rc->table, rc->row, c);
+    *out = *rs_table_cell_c (m->table, m->row, c);
     return 0;
 }

@@ -17,7 +17,8 @@
  * its last printed decimal, see s_text_close). For the reports without a guard the default engine must
  * have used the variant ("fast").
  * anomaly_detection's guard: with rs_rollup_state.anomaly_id_clash set the
- * raw SQL runs (same rows).
+ * raw SQL runs (same rows); rollups of another layout (rs_rollup_state.layout)
+ * are never used.
  * Staleness: the unmigrated fixture has no rollups (raw); after
  * data_version moves without a refresh the engine runs the raw SQL again.
  *
@@ -398,6 +399,21 @@ s_anomaly_guard (const char *db)
            "guard: raw and variant rows differ");
     json_decref (a);
     json_decref (b);
+    json_decref (c);
+    rs_engine_destroy (&e);
+
+    /* rollups of another layout (an older binary's refresh) are not used:
+     * every report runs its raw SQL until the next refresh */
+    CHECK (sqlite3_open (db, &h) == SQLITE_OK &&
+               sqlite3_exec (h, "UPDATE rs_rollup_state SET anomaly_id_clash = 0, layout = 1 WHERE id = 1", NULL,
+                             NULL, NULL) == SQLITE_OK,
+           "layout: set layout 1");
+    sqlite3_close (h);
+    e = rs_engine_new (db, NULL, err, sizeof err);
+    CHECK (e && !rs_engine_rollups_current (e), "layout: rollups of layout 1 must not count as current");
+    c = NULL;
+    CHECK (e && rs_engine_run (e, "job_cost", NULL, 0, &c) == 0 && strcmp (rs_engine_last_variant (e), "raw") == 0,
+           "layout: job_cost must run the raw SQL");
     json_decref (c);
     rs_engine_destroy (&e);
 }
