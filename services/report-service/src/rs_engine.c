@@ -513,8 +513,10 @@ s_column_predicate (const rs_expr_t *where, const rs_table_t *t)
  * rs_globals_call take the scope's user data as an rs_globals_t. */
 typedef struct {
     rs_globals_t g;
-    const json_t *arr;   /* measure array of the memoized answer, NULL = none */
-    char last[128];      /* the value it was asked for */
+    const json_t *arr;     /* measure array of the memoized answer, NULL = none */
+    const char *name_ptr;  /* the measure-name argument it came from (a literal of a compiled expression) */
+    const char *last_ptr;  /* the value argument's address (table cells of equal text share one copy) */
+    char last[128];        /* the value it was asked for */
     bool found;
 } runglobals_t;
 
@@ -522,6 +524,8 @@ static void
 s_globals_forget (runglobals_t *rg)
 {
     rg->arr = NULL;
+    rg->name_ptr = NULL;
+    rg->last_ptr = NULL;
 }
 
 static int
@@ -531,9 +535,16 @@ s_globals_call_memo (void *ud, const char *fn, const rs_value_t *args, int nargs
     runglobals_t *rg = ud;
     if (strcmp (fn, "in_measure") == 0 && nargs == 2 && args[0].type == RS_VSTR && args[1].type == RS_VSTR &&
         rg->g.measures) {
-        const json_t *m = json_object_get (rg->g.measures, args[1].str);
+        if (rg->arr && args[1].str == rg->name_ptr && args[0].str == rg->last_ptr) {
+            *out = rs_vint (rg->found); /* same measure literal, same cell text */
+            return 0;
+        }
+        const json_t *m = args[1].str == rg->name_ptr && rg->arr ? rg->arr
+                                                                 : json_object_get (rg->g.measures, args[1].str);
         size_t len = strlen (args[0].str);
         if (json_is_array (m) && len < sizeof rg->last) {
+            rg->name_ptr = args[1].str;
+            rg->last_ptr = args[0].str;
             if (m != rg->arr || strcmp (rg->last, args[0].str) != 0) {
                 size_t i;
                 json_t *it;
@@ -770,6 +781,8 @@ s_measure (rs_engine_t *e, const rs_measure_t *m, const rs_table_t *t, const rs_
     bool all_int = true, have_first = false;
     rs_value_t first = rs_vnull ();
     int rc = 0;
+    /* only the grouping aggregates read the values as text */
+    bool want_text = m->agg == RS_AGG_COUNT_DISTINCT || m->agg == RS_AGG_JOIN || m->agg == RS_AGG_TOP_GROUPS;
     if (!nums || !strs || !b) {
         rc = s_fail (e, RS_E_NOMEM, "out of memory");
         goto done;
@@ -811,6 +824,8 @@ s_measure (rs_engine_t *e, const rs_measure_t *m, const rs_table_t *t, const rs_
             nums[nn++] = v.num;
             all_int = all_int && v.is_int;
         }
+        if (!want_text)
+            continue;
         buf_reset (b);
         rs_format_value (&v, "", b, NULL, 0);
         const char *s = rs_arena_strndup (ar, buf_data (b), buf_len (b));
@@ -1110,7 +1125,7 @@ s_run (rs_engine_t *e, const rs_report_t *rep, const rs_pset_t *ps, const char *
     int nx = 0;
     json_t *measures = json_object ();
     json_t *res = json_object ();
-    runglobals_t rg = {{e->reg, rep, ps, measures}, NULL, "", false};
+    runglobals_t rg = {{e->reg, rep, ps, measures}, NULL, NULL, NULL, "", false};
     rs_scope_t gs = {rs_globals_lookup, s_globals_call_memo, &rg, NULL};
     buf_t *b = buf_new (RS_TEXT_CAP);
     rs_arena_clear (&e->arena);

@@ -94,7 +94,23 @@ typedef struct node {
     struct node *a, *b, *c;  /* operands */
     struct node **args;      /* N_CALL */
     int nargs;
+    bool builtin;            /* N_CALL: the name is one of s_builtins (else the scopes answer) */
 } node_t;
+
+/* Functions s_call implements itself (keep in step with its strcmp chain:
+ * a name missing here is "unknown function"); any other name goes straight to the
+ * scopes' call hooks (in_measure, ...) without the name comparisons. */
+static const char *const s_builtins[] = {"abs",      "min",    "max", "sqrt",   "round", "lower", "upper",
+                                         "len",      "contains", "str", "coalesce", "substr", "fmt", "slug", NULL};
+
+static bool
+s_is_builtin (const char *name)
+{
+    for (int i = 0; s_builtins[i]; i++)
+        if (strcmp (s_builtins[i], name) == 0)
+            return true;
+    return false;
+}
 
 struct _rs_expr_t {
     char *src;
@@ -284,6 +300,7 @@ s_parse_primary (parser_t *p)
                 return NULL;
             }
             n->text = name;
+            n->builtin = s_is_builtin (name);
             s_ws (p);
             if (p->src[p->pos] == ')') {
                 p->pos++;
@@ -627,6 +644,8 @@ s_call (const node_t *n, const rs_scope_t *scope, rs_arena_t *arena, rs_value_t 
         if (s_eval (n->args[i], scope, arena, &argv[i], err, errsz) != 0)
             return -1;
 
+    if (!n->builtin)
+        goto scopes;
 #define NEED(k)                                                                       \
     do {                                                                              \
         if (na != (k))                                                                \
@@ -758,6 +777,7 @@ s_call (const node_t *n, const rs_scope_t *scope, rs_arena_t *arena, rs_value_t 
         return rc == 0 ? 0 : -1;
     }
 #undef NEED
+scopes:
     for (const rs_scope_t *s = scope; s; s = s->parent) {
         if (!s->call)
             continue;

@@ -97,11 +97,13 @@ s_grow_rows (rs_table_t *t, size_t need)
     size_t cap = t->caprows ? t->caprows * 2 : 64;
     while (cap < need)
         cap *= 2;
+    /* the new cells stay unwritten: every row is filled before nrows
+     * counts it (from_stmt, add_row, subset), and untouched pages of a
+     * 375,000-row result are never faulted in */
     for (int c = 0; c < t->ncols; c++) {
         rs_value_t *n = realloc (t->colv[c], sizeof *n * cap);
         if (!n)
             return -1;
-        memset (n + t->caprows, 0, sizeof *n * (cap - t->caprows));
         t->colv[c] = n;
     }
     t->caprows = cap;
@@ -165,7 +167,11 @@ rs_table_add_row (rs_table_t *t)
 rs_table_t *
 rs_table_from_stmt (sqlite3_stmt *stmt, char *err, size_t errsz)
 {
-    const char **prev = NULL;  /* per column: the text cell of the row above */
+    /* per column, a small direct-mapped table of recent texts (by hash):
+     * an equal text shares the earlier copy (rows grouped by entity repeat
+     * id, name and type; a 90-day series repeats 90 dates) */
+    enum { SLOTS = 256 };
+    const char **prev = NULL;
     size_t *prevlen = NULL;
     rs_table_t *t = rs_table_new ();
     if (!t) {
@@ -178,10 +184,8 @@ rs_table_from_stmt (sqlite3_stmt *stmt, char *err, size_t errsz)
             snprintf (err, errsz, "out of memory");
             goto fail;
         }
-    /* a text cell equal to the one above it in the same column shares its
-     * copy (rows grouped by entity repeat id, name and type) */
-    prev = calloc ((size_t) (nc ? nc : 1), sizeof *prev);
-    prevlen = calloc ((size_t) (nc ? nc : 1), sizeof *prevlen);
+    prev = calloc ((size_t) (nc ? nc : 1) * SLOTS, sizeof *prev);
+    prevlen = calloc ((size_t) (nc ? nc : 1) * SLOTS, sizeof *prevlen);
     if (!prev || !prevlen) {
         snprintf (err, errsz, "out of memory");
         goto fail;
@@ -205,6 +209,7 @@ rs_table_from_stmt (sqlite3_stmt *stmt, char *err, size_t errsz)
         size_t r = t->nrows;
         for (int c = 0; c < nc; c++) {
             rs_value_t v = rs_vnull ();
+            size_t slot = 0;
             switch (sqlite3_column_type (stmt, c)) {
             case SQLITE_INTEGER:
                 v = rs_vint (sqlite3_column_int64 (stmt, c));
@@ -216,8 +221,12 @@ rs_table_from_stmt (sqlite3_stmt *stmt, char *err, size_t errsz)
             case SQLITE_BLOB: {
                 const char *txt = (const char *) sqlite3_column_text (stmt, c);
                 size_t len = (size_t) sqlite3_column_bytes (stmt, c);
-                if (txt && prev[c] && prevlen[c] == len && memcmp (prev[c], txt, len) == 0) {
-                    t->colv[c][r] = rs_vstr (prev[c]);  /* column type already "text" */
+                uint32_t h = 2166136261u; /* FNV-1a */
+                for (size_t k = 0; txt && k < len; k++)
+                    h = (h ^ (unsigned char) txt[k]) * 16777619u;
+                slot = (size_t) c * SLOTS + (h & (SLOTS - 1));
+                if (txt && prev[slot] && prevlen[slot] == len && memcmp (prev[slot], txt, len) == 0) {
+                    t->colv[c][r] = rs_vstr (prev[slot]); /* column type already "text" */
                     continue;
                 }
                 v = rs_vstr (txt);
@@ -231,8 +240,8 @@ rs_table_from_stmt (sqlite3_stmt *stmt, char *err, size_t errsz)
                 goto fail;
             }
             if (v.type == RS_VSTR) {
-                prev[c] = t->colv[c][r].str;
-                prevlen[c] = strlen (prev[c]);
+                prev[slot] = t->colv[c][r].str;
+                prevlen[slot] = strlen (prev[slot]);
             }
         }
         t->nrows++;
