@@ -5,27 +5,8 @@
 -- spot / on-demand cost (nw_cost_spot, nw_cost_od) do not depend on the
 -- window, so they add up; the per-row counterfactual
 -- cost * ((1 - spot) + spot / (1 - k)) is split into those two sums.
-WITH w0 AS MATERIALIZED (
-  SELECT fm, lm, same_month,
-         same_month AND NOT (substr(:from, 9, 2) = '01' AND :to = to_end) AS same_partial,
-         NOT same_month AND substr(:from, 9, 2) <> '01' AS has_head,
-         NOT same_month AND :to <> to_end AS has_tail,
-         CASE WHEN same_month AND NOT (substr(:from, 9, 2) = '01' AND :to = to_end) THEN :to ELSE '' END AS day_to,
-         COALESCE((SELECT :from <= job_d_min AND :to >= job_d_max FROM rs_rollup_state WHERE id = 1), 0) AS covers_all
-  FROM (SELECT CASE WHEN substr(:from, 9, 2) = '01' THEN :from
-                    ELSE date(:from, 'start of month', '+1 month') END AS fm,
-               CASE WHEN :to = date(:to, 'start of month', '+1 month', '-1 day') THEN date(:to, 'start of month')
-                    ELSE date(:to, 'start of month', '-1 month') END AS lm,
-               substr(:from, 1, 7) = substr(:to, 1, 7) AS same_month,
-               date(:to, 'start of month', '+1 month', '-1 day') AS to_end)
-),
-w AS MATERIALIZED (
-  -- a window covering every day reads rs_job_all only: the other ranges are emptied
-  SELECT covers_all, fm, CASE WHEN covers_all THEN '' ELSE lm END AS lm,
-         has_head AND NOT covers_all AS has_head, has_tail AND NOT covers_all AS has_tail,
-         CASE WHEN covers_all THEN '' ELSE day_to END AS day_to
-  FROM w0
-),
+WITH
+-- @include window_split.inc.sql
 b AS (
   SELECT job_id, x_runs, cost, cost_n, cost_spot, ev_rows, evx_runs, evx_cost, nw_cost_od, nw_cost_spot
   FROM rs_job_all WHERE (SELECT covers_all FROM w)

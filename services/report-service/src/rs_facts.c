@@ -28,6 +28,7 @@
 
 typedef struct {
     rs_engine_t *eng;
+    const rs_registry_t *reg;
     db_t *db;
     const char *id;
     const char *from, *to, *as_of;
@@ -304,7 +305,7 @@ s_job (fx_t *f, json_t *out)
     /* with current, exact rollups the same figures come from the job
      * rollups (sql/reports/facts_job_rank.fast.sql) instead of a scan of
      * every usage row in the window */
-    const char *rank_fast = rs_engine__fast_allowed (f->eng) ? rs_registry_sql_file ("facts_job_rank.fast.sql") : NULL;
+    const char *rank_fast = rs_engine__fast_allowed (f->eng) ? f->reg->facts_rank_fast : NULL;
     st = s_stmt (f, rank_fast ? rank_fast : rank_sql);
     if (!st)
         return s_err (f, RS_E_DB, "facts");
@@ -732,8 +733,7 @@ int
 rs_facts_build (rs_engine_t *eng, db_t *db, const rs_registry_t *reg, const char *entity_type,
                 const char *entity_id, const rs_pset_t *params, json_t *out, char *err, size_t errsz)
 {
-    (void) reg;
-    fx_t f = {eng, db, entity_id, NULL, NULL, NULL, NULL, json_array (), json_array (), err, errsz};
+    fx_t f = {eng, reg, db, entity_id, NULL, NULL, NULL, NULL, json_array (), json_array (), err, errsz};
     f.from = rs_params_get (params, "from")->text;
     f.to = rs_params_get (params, "to")->text;
     f.as_of = rs_params_get (params, "as_of")->text;

@@ -207,6 +207,7 @@ typedef struct _rs_registry_t {
     int ncore;
     rs_report_t *reports;
     int nreports;
+    const char *facts_rank_fast;  /* facts_job_rank.fast.sql, includes expanded (EntityFacts) */
     /* ownership lists */
     void **allocs;
     int nallocs, capallocs;
@@ -222,8 +223,6 @@ typedef struct _rs_registry_t {
 rs_registry_t *rs_registry_load (const char *dir, char *err, size_t errsz);
 void rs_registry_destroy (rs_registry_t **self_p);
 const rs_report_t *rs_registry_find (const rs_registry_t *self, const char *id);
-/* The text of an embedded sql/reports file by name (NULL if not embedded). */
-const char *rs_registry_sql_file (const char *name);
 /* Threshold value; NaN when unknown. */
 double rs_registry_threshold (const rs_registry_t *self, const char *name);
 /* Lane index of a lane name (unknown names fall back to Diagnose, as in the

@@ -346,7 +346,7 @@ s_chiprules (ld_t *ld, json_t *arr, bool core, rs_chiprule_t **out, int *n)
 }
 
 static const char *
-s_sql_text (ld_t *ld, const char *dir, const char *file)
+s_sql_raw (ld_t *ld, const char *dir, const char *file)
 {
     if (!file) {
         s_fail (ld, "missing sql file");
@@ -387,6 +387,69 @@ s_sql_text (ld_t *ld, const char *dir, const char *file)
         return NULL;
     }
     return txt;
+}
+
+/* The SQL of `file` with its include lines expanded: a line that is exactly
+ * "-- @include NAME" (NAME a plain file name of sql/reports) is replaced by
+ * NAME's text, itself expanded, up to 4 levels deep. Report SQL stays one
+ * statement for SQLite; fragments shared by several reports (the window
+ * split of the rollup variants) live in one file. Text without an include
+ * line is returned as is; an expanded text is owned by the registry. */
+static const char *
+s_sql_expand (ld_t *ld, const char *dir, const char *file, const char *text, int depth)
+{
+    static const char tag[] = "-- @include ";
+    if (!text || !strstr (text, tag))
+        return text;
+    if (depth >= 4) {
+        s_fail (ld, "sql file '%s': includes nested more than 4 deep", file);
+        return NULL;
+    }
+    buf_t *b = buf_new (4u << 20);
+    if (!b) {
+        s_fail (ld, "out of memory");
+        return NULL;
+    }
+    const char *p = text;
+    while (*p && !ld->failed) {
+        const char *nl = strchr (p, '\n');
+        size_t len = nl ? (size_t) (nl - p) : strlen (p);
+        size_t tl = sizeof tag - 1;
+        if (len > tl && strncmp (p, tag, tl) == 0) {
+            char name[128];
+            size_t nlen = len - tl;
+            while (nlen > 0 && (p[tl + nlen - 1] == ' ' || p[tl + nlen - 1] == '\r'))
+                nlen--;
+            if (nlen == 0 || nlen >= sizeof name) {
+                s_fail (ld, "sql file '%s': bad include line", file);
+                break;
+            }
+            memcpy (name, p + tl, nlen);
+            name[nlen] = '\0';
+            const char *inc = s_sql_expand (ld, dir, name, s_sql_raw (ld, dir, name), depth + 1);
+            if (!inc)
+                break;
+            size_t il = strlen (inc);
+            if (buf_append (b, inc, il) != 0 || (il > 0 && inc[il - 1] != '\n' && buf_append (b, "\n", 1) != 0))
+                s_fail (ld, "sql file '%s': too long after includes", file);
+        } else if (buf_append (b, p, len) != 0 || (nl && buf_append (b, "\n", 1) != 0))
+            s_fail (ld, "sql file '%s': too long after includes", file);
+        p = nl ? nl + 1 : p + len;
+    }
+    char *out = ld->failed ? NULL : buf_detach (b);
+    buf_destroy (&b);
+    if (!ld->failed && (!out || s_own (ld->reg, out) != 0)) {
+        free (out);
+        s_fail (ld, "out of memory");
+        return NULL;
+    }
+    return ld->failed ? NULL : out;
+}
+
+static const char *
+s_sql_text (ld_t *ld, const char *dir, const char *file)
+{
+    return s_sql_expand (ld, dir, file, s_sql_raw (ld, dir, file), 0);
 }
 
 static rs_agg_t
@@ -660,6 +723,11 @@ rs_registry_load (const char *dir, char *err, size_t errsz)
             goto fail;
         }
     }
+    /* EntityFacts' rank query is the engine's own, not registry data: always
+     * the embedded file, also when a development registry directory is used */
+    snprintf (ld.where, sizeof ld.where, "facts_job_rank.fast.sql");
+    if (!(reg->facts_rank_fast = s_sql_text (&ld, NULL, "facts_job_rank.fast.sql")))
+        goto fail;
     snprintf (ld.where, sizeof ld.where, "common_params");
     if (s_params (&ld, json_object_get (root, "common_params"), &reg->common, &reg->ncommon) != 0)
         goto fail;
@@ -777,11 +845,4 @@ rs_registry_lane (const rs_registry_t *self, const char *lane)
     return 1;   /* Diagnose */
 }
 
-const char *
-rs_registry_sql_file (const char *name)
-{
-    for (const rs_sql_file_t *f = rs_sql_files; name && f->name; f++)
-        if (strcmp (f->name, name) == 0)
-            return f->data;
-    return NULL;
-}
+

@@ -2,7 +2,9 @@
  * registry listing, chip determinism / lanes / ids (the §3.3 worked
  * example), bad parameters with their exact messages, parameter windows,
  * the result cache and data version, chart specs (percentages on their own
- * axis), entity facts, and planned/unknown reports.
+ * axis), entity facts, planned/unknown reports, and the SQL include lines
+ * ("-- @include NAME") of a registry directory: a missing or self-including
+ * fragment is a load error naming it.
  *
  * Usage: test_rs_engine <fixture.db>   (exit 77 when the fixture is missing)
  */
@@ -15,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <unistd.h>
 
 #include "rs_engine.h"
@@ -533,6 +536,89 @@ test_forecast_report (void **state)
     rs_engine_destroy (&e);
 }
 
+/* Copies registry.json and every .sql file of RS_SQL_SOURCE_DIR into `dir`. */
+static void
+copy_sql_dir (const char *dir)
+{
+    DIR *d = opendir (RS_SQL_SOURCE_DIR);
+    assert_non_null (d);
+    struct dirent *de;
+    while ((de = readdir (d)) != NULL) {
+        size_t n = strlen (de->d_name);
+        if (!((n > 4 && strcmp (de->d_name + n - 4, ".sql") == 0) || strcmp (de->d_name, "registry.json") == 0))
+            continue;
+        char src[512], dst[512];
+        snprintf (src, sizeof src, "%s/%s", RS_SQL_SOURCE_DIR, de->d_name);
+        snprintf (dst, sizeof dst, "%s/%s", dir, de->d_name);
+        FILE *in = fopen (src, "rb"), *out = fopen (dst, "wb");
+        assert_non_null (in);
+        assert_non_null (out);
+        char buf[8192];
+        size_t got;
+        while ((got = fread (buf, 1, sizeof buf, in)) > 0)
+            assert_int_equal (fwrite (buf, 1, got, out), got);
+        fclose (in);
+        fclose (out);
+    }
+    closedir (d);
+}
+
+static void
+write_file (const char *dir, const char *name, const char *text)
+{
+    char path[512];
+    snprintf (path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen (path, "w");
+    assert_non_null (f);
+    fputs (text, f);
+    fclose (f);
+}
+
+static void
+test_sql_include (void **state)
+{
+    (void) state;
+    char dir[] = "/tmp/rs_include_XXXXXX";
+    assert_non_null (mkdtemp (dir));
+    copy_sql_dir (dir);
+    char err[512];
+    rs_options_t o = {dir, 0};
+    /* the source tree's registry loads from a directory: includes expand */
+    rs_engine_t *e = rs_engine_new (g_db, &o, err, sizeof err);
+    if (!e)
+        fail_msg ("engine: %s", err);
+    json_t *out = NULL;
+    assert_int_equal (rs_engine_run (e, "job_cost", NULL, 0, &out), 0);
+    json_decref (out);
+    rs_engine_destroy (&e);
+    /* a fragment that does not exist */
+    write_file (dir, "job_cost.fast.sql", "WITH\n-- @include nope.inc.sql\nSELECT 1\n");
+    assert_null (rs_engine_new (g_db, &o, err, sizeof err));
+    assert_non_null (strstr (err, "nope.inc.sql"));
+    /* a fragment that includes itself */
+    copy_sql_dir (dir);
+    write_file (dir, "window_split.inc.sql", "-- @include window_split.inc.sql\n");
+    assert_null (rs_engine_new (g_db, &o, err, sizeof err));
+    assert_non_null (strstr (err, "nested more than 4 deep"));
+    /* an include line naming a path */
+    copy_sql_dir (dir);
+    write_file (dir, "job_cost.fast.sql", "WITH\n-- @include ../etc/passwd\nSELECT 1\n");
+    assert_null (rs_engine_new (g_db, &o, err, sizeof err));
+    assert_non_null (strstr (err, "must be a plain file name"));
+    DIR *d = opendir (dir);
+    struct dirent *de;
+    while (d && (de = readdir (d)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        char p[512];
+        snprintf (p, sizeof p, "%s/%s", dir, de->d_name);
+        unlink (p);
+    }
+    if (d)
+        closedir (d);
+    rmdir (dir);
+}
+
 static void
 test_planned_report (void **state)
 {
@@ -588,6 +674,7 @@ main (int argc, char **argv)
         cmocka_unit_test (test_cache), cmocka_unit_test (test_chart_specs),
         cmocka_unit_test (test_entity_facts), cmocka_unit_test (test_detect_alerts),
         cmocka_unit_test (test_forecast_report), cmocka_unit_test (test_planned_report),
+        cmocka_unit_test (test_sql_include),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
