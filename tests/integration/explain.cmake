@@ -13,6 +13,7 @@
 if(TARGET prompt-builder)
   add_executable(test_explain ${CMAKE_CURRENT_LIST_DIR}/explain/test_explain.c)
   target_link_libraries(test_explain PRIVATE copilot_bus copilot_core)
+  target_include_directories(test_explain PRIVATE ${CMAKE_SOURCE_DIR}/tests/support)
   set(_explain_deps prompt-builder)
   foreach(d event-bus report-service graph-service retrieval-service retrieval-router llm-gateway copilot)
     if(TARGET ${d})

@@ -6,6 +6,7 @@
 if(TARGET prompt-builder)
   add_executable(test_explain_concurrency ${CMAKE_CURRENT_LIST_DIR}/explain/test_explain_concurrency.c)
   target_link_libraries(test_explain_concurrency PRIVATE copilot_bus copilot_core PkgConfig::JANSSON)
+  target_include_directories(test_explain_concurrency PRIVATE ${CMAKE_SOURCE_DIR}/tests/support)
   set(_explain_conc_deps prompt-builder)
   foreach(d report-service llm-gateway)
     if(TARGET ${d})

@@ -3,6 +3,7 @@
 if(TARGET graph-service)
   add_executable(test_graph_service ${CMAKE_CURRENT_LIST_DIR}/graph-service/test_graph_service.c)
   target_link_libraries(test_graph_service PRIVATE copilot_bus copilot_core SQLite::SQLite3)
+  target_include_directories(test_graph_service PRIVATE ${CMAKE_SOURCE_DIR}/tests/support)
   add_dependencies(test_graph_service graph-service)
   add_test(NAME integration.graph.daemon
            COMMAND test_graph_service $<TARGET_FILE:graph-service> ${COPILOT_FIXTURE_DB})

@@ -7,6 +7,7 @@ endif()
 if(TARGET report-service AND TARGET copilot)
   add_executable(test_report_service ${CMAKE_CURRENT_LIST_DIR}/reports/test_report_service.c)
   target_link_libraries(test_report_service PRIVATE copilot_bus copilot_core PkgConfig::JANSSON SQLite::SQLite3)
+  target_include_directories(test_report_service PRIVATE ${CMAKE_SOURCE_DIR}/tests/support)
   add_dependencies(test_report_service report-service copilot)
   add_test(NAME integration.reports.daemon
            COMMAND test_report_service $<TARGET_FILE:report-service> $<TARGET_FILE:copilot> ${RS_IT_FIXTURE})

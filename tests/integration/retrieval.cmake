@@ -6,6 +6,7 @@
 if(TARGET retrieval-router AND TARGET retrieval-service)
   add_executable(test_rt_pool ${CMAKE_CURRENT_LIST_DIR}/retrieval/test_pool.c)
   target_link_libraries(test_rt_pool PRIVATE rt_retrieval copilot_bus copilot_core)
+  target_include_directories(test_rt_pool PRIVATE ${CMAKE_SOURCE_DIR}/tests/support)
   add_dependencies(test_rt_pool retrieval-router retrieval-service)
   add_test(NAME integration.retrieval.pool
            COMMAND test_rt_pool $<TARGET_FILE:retrieval-router> $<TARGET_FILE:retrieval-service>
@@ -21,6 +22,7 @@ endif()
 if(TARGET retrieval-router AND TARGET retrieval-service)
   add_executable(test_rt_heartbeat ${CMAKE_CURRENT_LIST_DIR}/retrieval/test_heartbeat.c)
   target_link_libraries(test_rt_heartbeat PRIVATE rt_retrieval copilot_bus copilot_core)
+  target_include_directories(test_rt_heartbeat PRIVATE ${CMAKE_SOURCE_DIR}/tests/support)
   add_dependencies(test_rt_heartbeat retrieval-router retrieval-service)
   add_test(NAME integration.retrieval.heartbeat
            COMMAND test_rt_heartbeat $<TARGET_FILE:retrieval-router> $<TARGET_FILE:retrieval-service>)
@@ -35,6 +37,7 @@ endif()
 if(TARGET retrieval-router AND TARGET retrieval-service AND TARGET event-bus AND TARGET copilot)
   add_executable(test_rt_reload ${CMAKE_CURRENT_LIST_DIR}/retrieval/test_reload.c)
   target_link_libraries(test_rt_reload PRIVATE rt_retrieval copilot_bus copilot_core)
+  target_include_directories(test_rt_reload PRIVATE ${CMAKE_SOURCE_DIR}/tests/support)
   add_dependencies(test_rt_reload retrieval-router retrieval-service event-bus copilot)
   add_test(NAME integration.retrieval.reload
            COMMAND test_rt_reload $<TARGET_FILE:event-bus> $<TARGET_FILE:retrieval-router>

@@ -8,6 +8,7 @@ if(TARGET copilot AND TARGET rt_retrieval AND TARGET PkgConfig::CMOCKA)
   add_executable(test_rt_openai ${CMAKE_CURRENT_LIST_DIR}/retrieval/test_openai_embed.c)
   target_link_libraries(test_rt_openai PRIVATE rt_retrieval copilot_core PkgConfig::CMOCKA
     PkgConfig::JANSSON Threads::Threads m)
+  target_include_directories(test_rt_openai PRIVATE ${CMAKE_SOURCE_DIR}/tests/support)
   add_dependencies(test_rt_openai copilot)
   add_test(NAME integration.retrieval.openai
            COMMAND test_rt_openai $<TARGET_FILE:copilot> ${COPILOT_FIXTURE_DB})

@@ -48,36 +48,18 @@
 #include "runtime.h"
 #include "str.h"
 
+#include "it_check.h"
+#include "it_files.h"
+#include "it_proc.h"
+
 #define READY_TIMEOUT_MS 60000
 #define CALL_TIMEOUT_MS 60000
-#define MAX_PROCS 12
 
-typedef struct {
-    char name[64];
-    bool tool;      /* not a daemon: killed at the end, exit status ignored */
-    pid_t pid;
-    int out_fd;
-    char log[600];
-    char outbuf[4096];
-    size_t outlen;
-} proc_t;
-
-static proc_t s_procs[MAX_PROCS];
-static int s_nprocs;
-static char s_dir[256];
 static char s_bin[512];
 static int s_failures;
 static int s_skipped_parts;
 
-#define CHECK(cond, ...)                                                                        \
-    do {                                                                                        \
-        if (!(cond)) {                                                                          \
-            fprintf (stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                    \
-            fprintf (stderr, __VA_ARGS__);                                                      \
-            fprintf (stderr, "\n");                                                             \
-            s_failures++;                                                                       \
-        }                                                                                       \
-    } while (0)
+#define CHECK(cond, ...) ITC_CHECK_COND_MSG (s_failures, cond, __VA_ARGS__)
 
 static void
 s_skip_part (const char *what)
@@ -86,201 +68,17 @@ s_skip_part (const char *what)
     s_skipped_parts++;
 }
 
-static int64_t
-s_now_ms (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static bool
-s_exists (const char *path)
-{
-    struct stat st;
-    return stat (path, &st) == 0 && (st.st_mode & S_IXUSR);
-}
-
 static void
 s_binpath (const char *name, char *out, size_t size)
 {
     str_fmt (out, size, "%s/%s", s_bin, name);
 }
 
-/* Starts a process with extra environment entries ("K=V"); stdout is a pipe
- * (READY detection), stderr goes to <dir>/<name>.log. */
-static proc_t *
-s_spawn (const char *name, char *const argv[], const char *const *env_extra)
-{
-    if (s_nprocs >= MAX_PROCS)
-        return NULL;
-    proc_t *p = &s_procs[s_nprocs];
-    memset (p, 0, sizeof *p);
-    str_copy (p->name, sizeof p->name, name);
-    str_fmt (p->log, sizeof p->log, "%s/%s.log", s_dir, name);
-    int fds[2];
-    if (pipe (fds) != 0)
-        return NULL;
-    pid_t pid = fork ();
-    if (pid < 0)
-        return NULL;
-    if (pid == 0) {
-        int lfd = open (p->log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        dup2 (fds[1], 1);
-        if (lfd >= 0)
-            dup2 (lfd, 2);
-        close (fds[0]);
-        for (size_t i = 0; env_extra && env_extra[i]; i++)
-            putenv ((char *) env_extra[i]);
-        execv (argv[0], argv);
-        fprintf (stderr, "exec %s: %s\n", argv[0], strerror (errno));
-        _exit (127);
-    }
-    close (fds[1]);
-    fcntl (fds[0], F_SETFL, O_NONBLOCK);
-    p->pid = pid;
-    p->out_fd = fds[0];
-    s_nprocs++;
-    return p;
-}
-
-/* Waits for a stdout line starting with `prefix`; copies it into line. */
-static bool
-s_wait_line (proc_t *p, const char *prefix, int timeout_ms, char *line, size_t size)
-{
-    int64_t end = s_now_ms () + timeout_ms;
-    for (;;) {
-        char *nl;
-        while ((nl = memchr (p->outbuf, '\n', p->outlen)) != NULL) {
-            size_t len = (size_t) (nl - p->outbuf);
-            bool hit = len >= strlen (prefix) && strncmp (p->outbuf, prefix, strlen (prefix)) == 0;
-            if (hit && line) {
-                size_t n = len < size - 1 ? len : size - 1;
-                memcpy (line, p->outbuf, n);
-                line[n] = '\0';
-            }
-            memmove (p->outbuf, nl + 1, p->outlen - len - 1);
-            p->outlen -= len + 1;
-            if (hit)
-                return true;
-        }
-        int64_t left = end - s_now_ms ();
-        if (left <= 0)
-            return false;
-        struct pollfd pfd = {.fd = p->out_fd, .events = POLLIN};
-        int r = poll (&pfd, 1, (int) (left > 200 ? 200 : left));
-        if (r > 0) {
-            if (p->outlen >= sizeof p->outbuf - 1)
-                p->outlen = 0;
-            ssize_t n = read (p->out_fd, p->outbuf + p->outlen, sizeof p->outbuf - 1 - p->outlen);
-            if (n == 0) {
-                int st;
-                if (waitpid (p->pid, &st, WNOHANG) == p->pid) {
-                    fprintf (stderr, "%s exited before '%s' (status %d)\n", p->name, prefix,
-                             WIFEXITED (st) ? WEXITSTATUS (st) : -1);
-                    p->pid = 0;
-                    return false;
-                }
-                struct timespec ts = {0, 50 * 1000000L};
-                nanosleep (&ts, NULL);
-            } else if (n > 0)
-                p->outlen += (size_t) n;
-        }
-    }
-}
-
-static proc_t *
+/* A daemon of BIN_DIR with its READY line (see itp_start_daemon). */
+static itp_proc_t *
 s_start_daemon (const char *bin, const char *const *env_extra)
 {
-    char path[700];
-    s_binpath (bin, path, sizeof path);
-    char *argv[] = {path, NULL};
-    proc_t *p = s_spawn (bin, argv, env_extra);
-    if (!p)
-        return NULL;
-    char line[512];
-    if (!s_wait_line (p, "READY ", READY_TIMEOUT_MS, line, sizeof line)) {
-        fprintf (stderr, "FAIL: %s did not print READY (log %s)\n", bin, p->log);
-        s_failures++;
-        return NULL;
-    }
-    fprintf (stderr, "started %s: %s\n", bin, line);
-    return p;
-}
-
-/* SIGTERM and wait; returns the exit status or -1. */
-static int
-s_stop (proc_t *p)
-{
-    if (!p || p->pid <= 0)
-        return -1;
-    kill (p->pid, SIGTERM);
-    int64_t end = s_now_ms () + 15000;
-    int st = 0;
-    for (;;) {
-        pid_t r = waitpid (p->pid, &st, WNOHANG);
-        if (r == p->pid)
-            break;
-        if (s_now_ms () > end) {
-            kill (p->pid, SIGKILL);
-            waitpid (p->pid, &st, 0);
-            p->pid = 0;
-            return -1;
-        }
-        struct timespec ts = {0, 20 * 1000000L};
-        nanosleep (&ts, NULL);
-    }
-    p->pid = 0;
-    close (p->out_fd);
-    return WIFEXITED (st) ? WEXITSTATUS (st) : -1;
-}
-
-static char *
-s_slurp (const char *path)
-{
-    FILE *f = fopen (path, "rb");
-    if (!f)
-        return NULL;
-    fseek (f, 0, SEEK_END);
-    long n = ftell (f);
-    fseek (f, 0, SEEK_SET);
-    char *b = malloc ((size_t) n + 1);
-    if (b) {
-        size_t r = fread (b, 1, (size_t) n, f);
-        b[r] = '\0';
-    }
-    fclose (f);
-    return b;
-}
-
-static void
-s_stop_all (void)
-{
-    for (int i = s_nprocs - 1; i >= 0; i--) {
-        proc_t *p = &s_procs[i];
-        if (p->pid <= 0)
-            continue;
-        if (p->tool) {
-            kill (p->pid, SIGKILL);
-            waitpid (p->pid, NULL, 0);
-            p->pid = 0;
-            continue;
-        }
-        int rc = s_stop (p);
-        CHECK (rc == 0, "%s exited with %d (log %s)", p->name, rc, p->log);
-    }
-    for (int i = 0; i < s_nprocs; i++) {
-        char *log = s_slurp (s_procs[i].log);
-        if (!log)
-            continue;
-        CHECK (!strstr (log, "ERROR: AddressSanitizer") && !strstr (log, "runtime error:"),
-               "sanitizer report in %s", s_procs[i].log);
-        if (s_failures) {
-            size_t n = strlen (log);
-            fprintf (stderr, "---- %s (last 3000 bytes) ----\n%s\n", s_procs[i].name, n > 3000 ? log + n - 3000 : log);
-        }
-        free (log);
-    }
+    return itp_start_daemon (s_bin, bin, env_extra, READY_TIMEOUT_MS, &s_failures);
 }
 
 /* ----------------------------------------------------------- bus calls -- */
@@ -461,8 +259,8 @@ s_run_scenario (const char *mode, bool graph, bool retrieval, const char *provid
         return -1;
     pubsub_sub_subscribe (sub, "commentary.");
     pubsub_sub_subscribe (sub, "hb.commentary.");
-    int64_t end = s_now_ms () + 10000;
-    while (ss.heartbeats == 0 && s_now_ms () < end)
+    int64_t end = clock_mono_ms () + 10000;
+    while (ss.heartbeats == 0 && clock_mono_ms () < end)
         pubsub_sub_poll (sub, 200);
     CHECK (ss.heartbeats > 0, "no commentary heartbeat from prompt-builder");
 
@@ -499,8 +297,8 @@ s_run_scenario (const char *mode, bool graph, bool retrieval, const char *provid
     CHECK (llm1 == llm0 + 1, "completions %g -> %g", llm0, llm1);
 
     /* 2. The commentary event reaches the subscriber. */
-    end = s_now_ms () + 5000;
-    while (ss.events == 0 && s_now_ms () < end)
+    end = clock_mono_ms () + 5000;
+    while (ss.events == 0 && clock_mono_ms () < end)
         pubsub_sub_poll (sub, 100);
     CHECK (ss.events == 1, "commentary events received: %d", ss.events);
     if (r1 && ss.events) {
@@ -588,16 +386,16 @@ s_run_scenario (const char *mode, bool graph, bool retrieval, const char *provid
     if (r1) {
         char cli[700], out[800], cmd[2400];
         s_binpath ("copilot", cli, sizeof cli);
-        str_fmt (out, sizeof out, "%s/cli-%s.out", s_dir, mode);
+        str_fmt (out, sizeof out, "%s/cli-%s.out", itp_dir, mode);
         str_fmt (cmd, sizeof cmd,
                  "'%s' explain --report job_cost --entity job:J-FIN-DAILY --chip '%s' --request-id it-req-1 > '%s' 2>&1",
                  cli, CHIP_FAIL, out);
-        if (!s_exists (cli))
+        if (!itp_is_exec (cli))
             s_skip_part ("copilot CLI not built");
         else {
             int st = system (cmd);
             CHECK (st == 0, "copilot explain exit status %d", st);
-            char *text = s_slurp (out);
+            char *text = itf_slurp (out);
             CHECK (text && str_starts_with (text, r1->answer_markdown), "CLI output differs: %.300s", text ? text : "");
             CHECK (text && strstr (text, "commentary seq: ") != NULL, "CLI footer");
             free (text);
@@ -608,12 +406,12 @@ s_run_scenario (const char *mode, bool graph, bool retrieval, const char *provid
     {
         char cli[700], out[800], cmd[2400];
         s_binpath ("copilot", cli, sizeof cli);
-        str_fmt (out, sizeof out, "%s/chips-%s.out", s_dir, mode);
+        str_fmt (out, sizeof out, "%s/chips-%s.out", itp_dir, mode);
         str_fmt (cmd, sizeof cmd, "'%s' explain --report job_cost --entity job:J-FIN-DAILY --list-chips > '%s' 2>&1",
                  cli, out);
-        if (s_exists (cli)) {
+        if (itp_is_exec (cli)) {
             int st = system (cmd);
-            char *text = s_slurp (out);
+            char *text = itf_slurp (out);
             CHECK (st == 0 && text && strstr (text, CHIP_FAIL) && strstr (text, "job:cost:J-FIN-DAILY"),
                    "list-chips (%d): %.300s", st, text ? text : "");
             free (text);
@@ -629,7 +427,7 @@ s_run_scenario (const char *mode, bool graph, bool retrieval, const char *provid
         env_t *rep = s_call (s_pb_ep, e);
         char cli[700], want[96];
         s_binpath ("copilot", cli, sizeof cli);
-        str_fmt (want, sizeof want, "copilot_explain_total{outcome=\"replay\"} %d\n", s_exists (cli) ? 2 : 1);
+        str_fmt (want, sizeof want, "copilot_explain_total{outcome=\"replay\"} %d\n", itp_is_exec (cli) ? 2 : 1);
         CHECK (rep && rep->body_case == COPILOT__V1__ENVELOPE__BODY_METRICS_REPLY
                    && strstr (rep->metrics_reply->text, want),
                "replay metric missing: %.2000s",
@@ -652,15 +450,15 @@ s_run_scenario (const char *mode, bool graph, bool retrieval, const char *provid
 
 /* Degraded: no graph, no retrieval; then backends down. */
 static void
-s_run_down (proc_t *llm, proc_t *report)
+s_run_down (itp_proc_t *llm, itp_proc_t *report)
 {
-    CHECK (s_stop (llm) == 0, "llm-gateway exit");
+    CHECK (itp_stop (llm) == 0, "llm-gateway exit");
     env_t *rep = s_call (s_pb_ep, s_explain_req ("job_cost", "job", "J-FIN-DAILY", CHIP_FAIL, NULL, NULL, false));
     CHECK (rep && env_is_error (rep) && env_error (rep)->code == COPILOT__V1__ERROR_CODE__ERROR_UNAVAILABLE
                && strstr (env_error (rep)->message, "llm-gateway is unavailable"),
            "llm down: %s", rep && env_is_error (rep) ? env_error (rep)->message : "(no error)");
     env_free (rep);
-    CHECK (s_stop (report) == 0, "report-service exit");
+    CHECK (itp_stop (report) == 0, "report-service exit");
     rep = s_call (s_pb_ep, s_explain_req ("job_cost", "job", "J-FIN-DAILY", CHIP_FAIL, NULL, NULL, false));
     CHECK (rep && env_is_error (rep) && env_error (rep)->code == COPILOT__V1__ERROR_CODE__ERROR_UNAVAILABLE
                && strstr (env_error (rep)->message, "report-service is unavailable"),
@@ -673,10 +471,10 @@ s_build_index (const char *fixture, char *index_dir, size_t size)
 {
     char cli[700], cmd[2400], out[700];
     s_binpath ("copilot", cli, sizeof cli);
-    if (!s_exists (cli))
+    if (!itp_is_exec (cli))
         return false;
-    str_fmt (index_dir, size, "%s/index", s_dir);
-    str_fmt (out, sizeof out, "%s/index.log", s_dir);
+    str_fmt (index_dir, size, "%s/index", itp_dir);
+    str_fmt (out, sizeof out, "%s/index.log", itp_dir);
     str_fmt (cmd, sizeof cmd, "'%s' index --db '%s' --out '%s' > '%s' 2>&1", cli, fixture, index_dir, out);
     int st = system (cmd);
     CHECK (st == 0, "copilot index failed (%d), see %s", st, out);
@@ -705,24 +503,24 @@ main (int argc, char **argv)
     for (size_t i = 0; required[i]; i++) {
         char p[700];
         s_binpath (required[i], p, sizeof p);
-        if (!s_exists (p)) {
+        if (!itp_is_exec (p)) {
             fprintf (stderr, "SKIP: %s is not built yet (%s)\n", required[i], p);
             return 77;
         }
     }
-    if (use_fake && (!fake || !s_exists (fake))) {
+    if (use_fake && (!fake || !itp_is_exec (fake))) {
         fprintf (stderr, "SKIP: fake provider not built\n");
         return 77;
     }
 
-    str_copy (s_dir, sizeof s_dir, "/tmp/explain-it-XXXXXX");
-    if (!mkdtemp (s_dir)) {
+    str_copy (itp_dir, sizeof itp_dir, "/tmp/explain-it-XXXXXX");
+    if (!mkdtemp (itp_dir)) {
         perror ("mkdtemp");
         return 1;
     }
     char run[400], data[400];
-    str_fmt (run, sizeof run, "%s/run", s_dir);
-    str_fmt (data, sizeof data, "%s/data", s_dir);
+    str_fmt (run, sizeof run, "%s/run", itp_dir);
+    str_fmt (data, sizeof data, "%s/data", itp_dir);
     mkdir (run, 0700);
     mkdir (data, 0700);
     setenv ("COPILOT_RUN_DIR", run, 1);
@@ -739,7 +537,7 @@ main (int argc, char **argv)
     str_fmt (s_sub_ep, sizeof s_sub_ep, "ipc://%s/bus-sub.sock", run);
 
     bool graph = false, retrieval = false;
-    proc_t *report = NULL, *llm = NULL;
+    itp_proc_t *report = NULL, *llm = NULL;
     void *zctx = proc_zmq_ctx_new ();
     char fake_url[128] = "", fake_env[200] = "";
     const char *env_none[] = {NULL};
@@ -751,7 +549,7 @@ main (int argc, char **argv)
     if (!degraded) {
         char gp[700];
         s_binpath ("graph-service", gp, sizeof gp);
-        if (!s_exists (gp))
+        if (!itp_is_exec (gp))
             s_skip_part ("graph-service not built");
         else if (!s_start_daemon ("graph-service", env_none))
             goto done;
@@ -760,7 +558,7 @@ main (int argc, char **argv)
         char rs[700], rr[700], index_dir[400];
         s_binpath ("retrieval-service", rs, sizeof rs);
         s_binpath ("retrieval-router", rr, sizeof rr);
-        if (!s_exists (rs) || !s_exists (rr))
+        if (!itp_is_exec (rs) || !itp_is_exec (rr))
             s_skip_part ("retrieval-service / retrieval-router not built: sources and telemetry hits not checked");
         else if (s_build_index (fixture, index_dir, sizeof index_dir)) {
             static char idx_env[600];
@@ -774,11 +572,11 @@ main (int argc, char **argv)
     }
     if (use_fake) {
         char *fargv[] = {(char *) fake, (char *) "--port", (char *) "0", NULL};
-        proc_t *fp = s_spawn ("fake-provider", fargv, env_none);
+        itp_proc_t *fp = itp_spawn ("fake-provider", fargv, env_none);
         if (fp)
             fp->tool = true;
         char line[200];
-        if (!fp || !s_wait_line (fp, "READY port=", READY_TIMEOUT_MS, line, sizeof line)) {
+        if (!fp || !itp_wait_line (fp, "READY port=", READY_TIMEOUT_MS, line, sizeof line)) {
             CHECK (false, "fake provider did not start");
             goto done;
         }
@@ -808,25 +606,25 @@ main (int argc, char **argv)
         s_run_down (llm, report);
     if (use_fake && llm) {
         char *log = NULL;
-        s_stop (llm);
-        log = s_slurp (llm->log);
+        itp_stop (llm);
+        log = itf_slurp (llm->log);
         CHECK (log && !strstr (log, "it-secret-key"), "API key in the llm-gateway log");
         free (log);
     }
 done:
-    s_stop_all ();
+    itp_stop_all (&s_failures);
     proc_zmq_ctx_term (&zctx);
     struct stat fst1;
     CHECK (stat (fixture, &fst1) == 0 && fst1.st_size == fst0.st_size && fst1.st_mtime == fst0.st_mtime,
            "fixture changed");
-    if (s_nprocs == 0 || s_failures) {
-        fprintf (stderr, "%d check(s) failed; logs in %s\n", s_failures, s_dir);
+    if (itp_nprocs == 0 || s_failures) {
+        fprintf (stderr, "%d check(s) failed; logs in %s\n", s_failures, itp_dir);
         return 1;
     }
     char cmd[400];
-    str_fmt (cmd, sizeof cmd, "rm -rf '%s'", s_dir);
+    str_fmt (cmd, sizeof cmd, "rm -rf '%s'", itp_dir);
     if (system (cmd) != 0)
-        fprintf (stderr, "could not remove %s\n", s_dir);
+        fprintf (stderr, "could not remove %s\n", itp_dir);
     if (s_skipped_parts) {
         fprintf (stderr, "all run checks passed; %d part(s) skipped (daemons not built yet)\n", s_skipped_parts);
         return 77;

@@ -48,204 +48,23 @@
 #include "runtime.h"
 #include "str.h"
 
+#include "it_check.h"
+#include "it_proc.h"
+
 #define READY_TIMEOUT_MS 60000
 #define CALL_TIMEOUT_MS 90000
-#define MAX_PROCS 6
 
-typedef struct {
-    char name[64];
-    bool tool;
-    pid_t pid;
-    int out_fd;
-    char log[600];
-    char outbuf[4096];
-    size_t outlen;
-} proc_t;
-
-static proc_t s_procs[MAX_PROCS];
-static int s_nprocs;
-static char s_dir[256];
 static char s_bin[512];
 static int s_failures;
 static int s_fake_port;
 
-#define CHECK(cond, ...)                                                                        \
-    do {                                                                                        \
-        if (!(cond)) {                                                                          \
-            fprintf (stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                    \
-            fprintf (stderr, __VA_ARGS__);                                                      \
-            fprintf (stderr, "\n");                                                             \
-            s_failures++;                                                                       \
-        }                                                                                       \
-    } while (0)
+#define CHECK(cond, ...) ITC_CHECK_COND_MSG (s_failures, cond, __VA_ARGS__)
 
-static int64_t
-s_now_ms (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static bool
-s_exists (const char *path)
-{
-    struct stat st;
-    return stat (path, &st) == 0 && (st.st_mode & S_IXUSR);
-}
-
-static proc_t *
-s_spawn (const char *name, char *const argv[], const char *const *env_extra)
-{
-    if (s_nprocs >= MAX_PROCS)
-        return NULL;
-    proc_t *p = &s_procs[s_nprocs];
-    memset (p, 0, sizeof *p);
-    str_copy (p->name, sizeof p->name, name);
-    str_fmt (p->log, sizeof p->log, "%s/%s.log", s_dir, name);
-    int fds[2];
-    if (pipe (fds) != 0)
-        return NULL;
-    pid_t pid = fork ();
-    if (pid < 0)
-        return NULL;
-    if (pid == 0) {
-        int lfd = open (p->log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        dup2 (fds[1], 1);
-        if (lfd >= 0)
-            dup2 (lfd, 2);
-        close (fds[0]);
-        for (size_t i = 0; env_extra && env_extra[i]; i++)
-            putenv ((char *) env_extra[i]);
-        execv (argv[0], argv);
-        fprintf (stderr, "exec %s: %s\n", argv[0], strerror (errno));
-        _exit (127);
-    }
-    close (fds[1]);
-    fcntl (fds[0], F_SETFL, O_NONBLOCK);
-    p->pid = pid;
-    p->out_fd = fds[0];
-    s_nprocs++;
-    return p;
-}
-
-static bool
-s_wait_line (proc_t *p, const char *prefix, int timeout_ms, char *line, size_t size)
-{
-    int64_t end = s_now_ms () + timeout_ms;
-    for (;;) {
-        char *nl;
-        while ((nl = memchr (p->outbuf, '\n', p->outlen)) != NULL) {
-            size_t len = (size_t) (nl - p->outbuf);
-            bool hit = len >= strlen (prefix) && strncmp (p->outbuf, prefix, strlen (prefix)) == 0;
-            if (hit && line) {
-                size_t n = len < size - 1 ? len : size - 1;
-                memcpy (line, p->outbuf, n);
-                line[n] = '\0';
-            }
-            memmove (p->outbuf, nl + 1, p->outlen - len - 1);
-            p->outlen -= len + 1;
-            if (hit)
-                return true;
-        }
-        int64_t left = end - s_now_ms ();
-        if (left <= 0)
-            return false;
-        struct pollfd pfd = {.fd = p->out_fd, .events = POLLIN};
-        int r = poll (&pfd, 1, (int) (left > 200 ? 200 : left));
-        if (r > 0) {
-            if (p->outlen >= sizeof p->outbuf - 1)
-                p->outlen = 0;
-            ssize_t n = read (p->out_fd, p->outbuf + p->outlen, sizeof p->outbuf - 1 - p->outlen);
-            if (n == 0) {
-                int st;
-                if (waitpid (p->pid, &st, WNOHANG) == p->pid) {
-                    fprintf (stderr, "%s exited before '%s'\n", p->name, prefix);
-                    p->pid = 0;
-                    return false;
-                }
-                struct timespec ts = {0, 50 * 1000000L};
-                nanosleep (&ts, NULL);
-            } else if (n > 0)
-                p->outlen += (size_t) n;
-        }
-    }
-}
-
-static proc_t *
+/* A daemon of BIN_DIR with its READY line (see itp_start_daemon). */
+static itp_proc_t *
 s_start_daemon (const char *bin, const char *const *env_extra)
 {
-    char path[700];
-    str_fmt (path, sizeof path, "%s/%s", s_bin, bin);
-    char *argv[] = {path, NULL};
-    proc_t *p = s_spawn (bin, argv, env_extra);
-    if (!p)
-        return NULL;
-    char line[512];
-    if (!s_wait_line (p, "READY ", READY_TIMEOUT_MS, line, sizeof line)) {
-        fprintf (stderr, "FAIL: %s did not print READY (log %s)\n", bin, p->log);
-        s_failures++;
-        return NULL;
-    }
-    fprintf (stderr, "started %s: %s\n", bin, line);
-    return p;
-}
-
-static int
-s_stop (proc_t *p)
-{
-    if (!p || p->pid <= 0)
-        return -1;
-    kill (p->pid, SIGTERM);
-    int64_t end = s_now_ms () + 15000;
-    int st = 0;
-    for (;;) {
-        pid_t r = waitpid (p->pid, &st, WNOHANG);
-        if (r == p->pid)
-            break;
-        if (s_now_ms () > end) {
-            kill (p->pid, SIGKILL);
-            waitpid (p->pid, &st, 0);
-            p->pid = 0;
-            return -1;
-        }
-        struct timespec ts = {0, 20 * 1000000L};
-        nanosleep (&ts, NULL);
-    }
-    p->pid = 0;
-    close (p->out_fd);
-    return WIFEXITED (st) ? WEXITSTATUS (st) : -1;
-}
-
-static void
-s_stop_all (void)
-{
-    for (int i = s_nprocs - 1; i >= 0; i--) {
-        proc_t *p = &s_procs[i];
-        if (p->pid <= 0)
-            continue;
-        if (p->tool) {
-            kill (p->pid, SIGKILL);
-            waitpid (p->pid, NULL, 0);
-            p->pid = 0;
-            continue;
-        }
-        int rc = s_stop (p);
-        CHECK (rc == 0, "%s exited with %d (log %s)", p->name, rc, p->log);
-    }
-    for (int i = 0; i < s_nprocs; i++) {
-        FILE *f = fopen (s_procs[i].log, "rb");
-        if (!f)
-            continue;
-        static char buf[1 << 20];
-        size_t n = fread (buf, 1, sizeof buf - 1, f);
-        fclose (f);
-        buf[n] = '\0';
-        CHECK (!strstr (buf, "ERROR: AddressSanitizer") && !strstr (buf, "runtime error:"), "sanitizer report in %s",
-               s_procs[i].log);
-        if (s_failures)
-            fprintf (stderr, "---- %s (last 2000 bytes) ----\n%s\n", s_procs[i].name, n > 2000 ? buf + n - 2000 : buf);
-    }
+    return itp_start_daemon (s_bin, bin, env_extra, READY_TIMEOUT_MS, &s_failures);
 }
 
 /* GET /__stats of the fake provider. NULL on failure. */
@@ -333,14 +152,14 @@ s_send (bus_client_t *cl, env_t *req, slot_t *slot)
 static bool
 s_wait (bus_client_t *cl, slot_t *const *slots, int n)
 {
-    int64_t end = s_now_ms () + CALL_TIMEOUT_MS;
+    int64_t end = clock_mono_ms () + CALL_TIMEOUT_MS;
     for (;;) {
         bool all = true;
         for (int i = 0; i < n; i++)
             all = all && slots[i]->order > 0;
         if (all)
             return true;
-        if (s_now_ms () > end)
+        if (clock_mono_ms () > end)
             return false;
         bus_client_poll (cl, 20);
     }
@@ -381,8 +200,8 @@ s_scenario (void *zctx, const char *pb_ep)
     /* 1. Ping while an explain is in flight */
     s_arrivals = 0;
     CHECK (s_send (cl, s_explain_req (Q1, NULL), &a) == 0, "send explain 1");
-    int64_t end = s_now_ms () + CALL_TIMEOUT_MS;
-    while (a.order == 0 && s_stat ("inflight") < 1 && s_now_ms () < end)
+    int64_t end = clock_mono_ms () + CALL_TIMEOUT_MS;
+    while (a.order == 0 && s_stat ("inflight") < 1 && clock_mono_ms () < end)
         bus_client_poll (cl, 20);
     CHECK (a.order == 0, "explain 1 finished before its completion was seen in flight");
     env_t *ping = env_new ("explain-conc-test");
@@ -473,21 +292,21 @@ main (int argc, char **argv)
     for (size_t i = 0; required[i]; i++) {
         char p[700];
         str_fmt (p, sizeof p, "%s/%s", s_bin, required[i]);
-        if (!s_exists (p)) {
+        if (!itp_is_exec (p)) {
             fprintf (stderr, "SKIP: %s is not built (%s)\n", required[i], p);
             return 77;
         }
     }
-    if (!s_exists (fake)) {
+    if (!itp_is_exec (fake)) {
         fprintf (stderr, "SKIP: fake provider not built\n");
         return 77;
     }
-    str_copy (s_dir, sizeof s_dir, "/tmp/explain-conc-XXXXXX");
-    if (!mkdtemp (s_dir))
+    str_copy (itp_dir, sizeof itp_dir, "/tmp/explain-conc-XXXXXX");
+    if (!mkdtemp (itp_dir))
         return 1;
     char run[400], data[400], pb_ep[500];
-    str_fmt (run, sizeof run, "%s/run", s_dir);
-    str_fmt (data, sizeof data, "%s/data", s_dir);
+    str_fmt (run, sizeof run, "%s/run", itp_dir);
+    str_fmt (data, sizeof data, "%s/data", itp_dir);
     mkdir (run, 0700);
     mkdir (data, 0700);
     setenv ("COPILOT_RUN_DIR", run, 1);
@@ -504,9 +323,9 @@ main (int argc, char **argv)
     const char *env_none[] = {NULL};
 
     char *fargv[] = {(char *) fake, (char *) "--port", (char *) "0", NULL};
-    proc_t *fp = s_spawn ("fake-provider", fargv, env_none);
+    itp_proc_t *fp = itp_spawn ("fake-provider", fargv, env_none);
     char line[200];
-    if (!fp || !s_wait_line (fp, "READY port=", READY_TIMEOUT_MS, line, sizeof line)) {
+    if (!fp || !itp_wait_line (fp, "READY port=", READY_TIMEOUT_MS, line, sizeof line)) {
         CHECK (false, "fake provider did not start");
         goto done;
     }
@@ -532,16 +351,16 @@ main (int argc, char **argv)
         goto done;
     s_scenario (zctx, pb_ep);
 done:
-    s_stop_all ();
+    itp_stop_all (&s_failures);
     proc_zmq_ctx_term (&zctx);
-    if (s_nprocs == 0 || s_failures) {
-        fprintf (stderr, "%d check(s) failed; logs in %s\n", s_failures, s_dir);
+    if (itp_nprocs == 0 || s_failures) {
+        fprintf (stderr, "%d check(s) failed; logs in %s\n", s_failures, itp_dir);
         return 1;
     }
     char cmd[400];
-    str_fmt (cmd, sizeof cmd, "rm -rf '%s'", s_dir);
+    str_fmt (cmd, sizeof cmd, "rm -rf '%s'", itp_dir);
     if (system (cmd) != 0)
-        fprintf (stderr, "could not remove %s\n", s_dir);
+        fprintf (stderr, "could not remove %s\n", itp_dir);
     fprintf (stderr, "all checks passed\n");
     return 0;
 }

@@ -39,85 +39,13 @@
 #include "env.h"
 #include "pubsub.h"
 
+#include "it_check.h"
+#include "it_files.h"
+#include "it_proc.h"
+
 static int s_failures;
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        if (!(cond)) {                                                               \
-            fprintf (stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-            s_failures++;                                                            \
-        }                                                                            \
-    } while (0)
-#define REQUIRE(cond)                                                                  \
-    do {                                                                               \
-        if (!(cond)) {                                                                 \
-            fprintf (stderr, "%s:%d: REQUIRE failed: %s\n", __FILE__, __LINE__, #cond); \
-            s_failures++;                                                              \
-            goto out;                                                                  \
-        }                                                                              \
-    } while (0)
-
-static int
-s_copy (const char *from, const char *to)
-{
-    FILE *in = fopen (from, "rb"), *out = fopen (to, "wb");
-    char buf[65536];
-    size_t n;
-    int rc = (in && out) ? 0 : -1;
-    while (rc == 0 && (n = fread (buf, 1, sizeof buf, in)) > 0)
-        if (fwrite (buf, 1, n, out) != n)
-            rc = -1;
-    if (in)
-        fclose (in);
-    if (out && fclose (out) != 0)
-        rc = -1;
-    return rc;
-}
-
-/* Starts the daemon; its stdout is readable on *out_fd. */
-static pid_t
-s_spawn (const char *bin, const char *endpoint, int *out_fd)
-{
-    int p[2];
-    if (pipe (p) != 0)
-        return -1;
-    pid_t pid = fork ();
-    if (pid == 0) {
-        dup2 (p[1], 1);
-        close (p[0]);
-        close (p[1]);
-        execl (bin, bin, "--endpoint", endpoint, (char *) NULL);
-        _exit (127);
-    }
-    close (p[1]);
-    *out_fd = p[0];
-    return pid;
-}
-
-/* Waits up to timeout_ms for a line starting with "READY". */
-static bool
-s_wait_ready (int fd, int timeout_ms)
-{
-    char line[512];
-    size_t n = 0;
-    int64_t end = clock_mono_ms () + timeout_ms;
-    while (clock_mono_ms () < end) {
-        zmq_pollitem_t it = {NULL, fd, ZMQ_POLLIN, 0};
-        if (zmq_poll (&it, 1, 100) <= 0)
-            continue;
-        char c;
-        if (read (fd, &c, 1) != 1)
-            return false;
-        if (c == '\n') {
-            line[n] = '\0';
-            if (strncmp (line, "READY graph-service", 19) == 0)
-                return true;
-            n = 0;
-        } else if (n + 1 < sizeof line) {
-            line[n++] = c;
-        }
-    }
-    return false;
-}
+#define CHECK(cond) ITC_CHECK (s_failures, cond)
+#define REQUIRE(cond) ITC_REQUIRE (s_failures, cond, out)
 
 static env_t *
 s_call (bus_client_t *c, env_t *req)
@@ -262,7 +190,7 @@ main (int argc, char **argv)
     bus_client_t *cl = bus_client_new (zctx, ep, "test", "graph-service");
     int fd = -1, status = 0;
     env_t *r = NULL;
-    pid_t pid = s_spawn (bin, ep, &fd);
+    pid_t pid = itp_spawn_endpoint (bin, ep, &fd);
     REQUIRE (pub != NULL && cl != NULL && pid > 0);
 
     /* 1. No database yet: not ready, UNAVAILABLE; then the file appears. */
@@ -273,11 +201,11 @@ main (int argc, char **argv)
     {
         char tmp[300];   /* copy then rename: the daemon never sees half a file */
         snprintf (tmp, sizeof tmp, "%s.part", db);
-        REQUIRE (s_copy (fixture, tmp) == 0);
+        REQUIRE (itf_copy_file (fixture, tmp) == 0);
         chmod (tmp, 0644);
         REQUIRE (rename (tmp, db) == 0);
     }
-    REQUIRE (s_wait_ready (fd, 10000));
+    REQUIRE (itp_wait_ready_fd (fd, "READY graph-service", 10000));
 
     /* 2. Queries. */
     r = s_subgraph (cl, "job::J-FIN-DAILY", 40);
@@ -394,8 +322,8 @@ main (int argc, char **argv)
     fd = -1;
 
     /* 6. Second start on the same database: loaded from the snapshot. */
-    pid = s_spawn (bin, ep, &fd);
-    REQUIRE (pid > 0 && s_wait_ready (fd, 10000));
+    pid = itp_spawn_endpoint (bin, ep, &fd);
+    REQUIRE (pid > 0 && itp_wait_ready_fd (fd, "READY graph-service", 10000));
     s_ping_detail (cl, detail, sizeof detail);
     fprintf (stderr, "second start: %s\n", detail);
     CHECK (strstr (detail, "(from snapshot)") != NULL);
@@ -424,8 +352,8 @@ main (int argc, char **argv)
         sqlite3_close (h);
         REQUIRE (erc == SQLITE_OK);
     }
-    pid = s_spawn (bin, ep, &fd);
-    REQUIRE (pid > 0 && s_wait_ready (fd, 10000));
+    pid = itp_spawn_endpoint (bin, ep, &fd);
+    REQUIRE (pid > 0 && itp_wait_ready_fd (fd, "READY graph-service", 10000));
     s_ping_detail (cl, detail, sizeof detail);
     fprintf (stderr, "third start: %s\n", detail);
     CHECK (strstr (detail, "(built)") != NULL);

@@ -41,26 +41,17 @@
 #include "env.h"
 #include "pubsub.h"
 
+#include "it_check.h"
+#include "it_files.h"
+#include "it_proc.h"
+
 #define SLOW_REPORT "anomaly_detection" /* the heaviest cold report on medium data (~0.3 s) */
 #define CALL_MS 120000
 #define NCOALESCE 6
 
 static int s_failures;
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        if (!(cond)) {                                                               \
-            fprintf (stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-            s_failures++;                                                            \
-        }                                                                            \
-    } while (0)
-#define REQUIRE(cond)                                                                  \
-    do {                                                                               \
-        if (!(cond)) {                                                                 \
-            fprintf (stderr, "%s:%d: REQUIRE failed: %s\n", __FILE__, __LINE__, #cond); \
-            s_failures++;                                                              \
-            goto out;                                                                  \
-        }                                                                              \
-    } while (0)
+#define CHECK(cond) ITC_CHECK (s_failures, cond)
+#define REQUIRE(cond) ITC_REQUIRE (s_failures, cond, out)
 
 /* ---- async replies, recorded in arrival order ------------------------------ */
 typedef struct {
@@ -175,59 +166,6 @@ s_metric (bus_client_t *cl, const char *name)
     return v;
 }
 
-static pid_t
-s_spawn (const char *bin, const char *endpoint, int *out_fd)
-{
-    int p[2];
-    if (pipe (p) != 0)
-        return -1;
-    pid_t pid = fork ();
-    if (pid == 0) {
-        dup2 (p[1], 1);
-        close (p[0]);
-        close (p[1]);
-        execl (bin, bin, "--endpoint", endpoint, (char *) NULL);
-        _exit (127);
-    }
-    close (p[1]);
-    *out_fd = p[0];
-    return pid;
-}
-
-static bool
-s_wait_ready (int fd, int timeout_ms)
-{
-    char line[512];
-    size_t n = 0;
-    int64_t end = clock_mono_ms () + timeout_ms;
-    while (clock_mono_ms () < end) {
-        zmq_pollitem_t it = {NULL, fd, ZMQ_POLLIN, 0};
-        if (zmq_poll (&it, 1, 100) <= 0)
-            continue;
-        char c;
-        if (read (fd, &c, 1) != 1)
-            return false;
-        if (c == '\n') {
-            line[n] = '\0';
-            if (strncmp (line, "READY report-service", 20) == 0)
-                return true;
-            n = 0;
-        } else if (n + 1 < sizeof line)
-            line[n++] = c;
-    }
-    return false;
-}
-
-static int
-s_stop (pid_t pid)
-{
-    int status = 0;
-    kill (pid, SIGTERM);
-    if (waitpid (pid, &status, 0) != pid)
-        return -1;
-    return WIFEXITED (status) ? WEXITSTATUS (status) : 128 + WTERMSIG (status);
-}
-
 static int
 s_publish_data_changed (pubsub_pub_t *pub, const char *db)
 {
@@ -305,9 +243,9 @@ main (int argc, char **argv)
     slot_t slots[NCOALESCE + 4];
     memset (slots, 0, sizeof slots);
     REQUIRE (pub && cl && cl2);
-    pid = s_spawn (bin, ep, &fd);
+    pid = itp_spawn_endpoint (bin, ep, &fd);
     REQUIRE (pid > 0);
-    REQUIRE (s_wait_ready (fd, 30000));
+    REQUIRE (itp_wait_ready_fd (fd, "READY report-service", 30000));
 
     /* warm one report: job_cost is now in the result cache */
     r = s_call (cl, s_run_req ("job_cost", NULL, NULL));
@@ -457,11 +395,11 @@ main (int argc, char **argv)
     }
 
     /* 5. SIGTERM */
-    CHECK (s_stop (pid) == 0);
+    CHECK (itp_term_wait (pid) == 0);
     pid = 0;
 out:
     if (pid > 0)
-        s_stop (pid);
+        itp_term_wait (pid);
     for (size_t i = 0; i < sizeof slots / sizeof slots[0]; i++)
         env_free (slots[i].reply);
     env_free (r);

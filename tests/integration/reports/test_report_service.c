@@ -37,22 +37,13 @@
 #include "env.h"
 #include "pubsub.h"
 
+#include "it_check.h"
+#include "it_files.h"
+#include "it_proc.h"
+
 static int s_failures;
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        if (!(cond)) {                                                               \
-            fprintf (stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-            s_failures++;                                                            \
-        }                                                                            \
-    } while (0)
-#define REQUIRE(cond)                                                                  \
-    do {                                                                               \
-        if (!(cond)) {                                                                 \
-            fprintf (stderr, "%s:%d: REQUIRE failed: %s\n", __FILE__, __LINE__, #cond); \
-            s_failures++;                                                              \
-            goto out;                                                                  \
-        }                                                                              \
-    } while (0)
+#define CHECK(cond) ITC_CHECK (s_failures, cond)
+#define REQUIRE(cond) ITC_REQUIRE (s_failures, cond, out)
 
 /* ---- alerts received ------------------------------------------------------ */
 typedef struct {
@@ -87,76 +78,6 @@ s_drain (pubsub_sub_t *sub, int ms)
     int64_t end = clock_mono_ms () + ms;
     while (clock_mono_ms () < end)
         pubsub_sub_poll (sub, 50);
-}
-
-static int
-s_copy (const char *from, const char *to)
-{
-    FILE *in = fopen (from, "rb"), *out = fopen (to, "wb");
-    char buf[65536];
-    size_t n;
-    int rc = (in && out) ? 0 : -1;
-    while (rc == 0 && (n = fread (buf, 1, sizeof buf, in)) > 0)
-        if (fwrite (buf, 1, n, out) != n)
-            rc = -1;
-    if (in)
-        fclose (in);
-    if (out && fclose (out) != 0)
-        rc = -1;
-    return rc;
-}
-
-static pid_t
-s_spawn (const char *bin, const char *endpoint, int *out_fd)
-{
-    int p[2];
-    if (pipe (p) != 0)
-        return -1;
-    pid_t pid = fork ();
-    if (pid == 0) {
-        dup2 (p[1], 1);
-        close (p[0]);
-        close (p[1]);
-        execl (bin, bin, "--endpoint", endpoint, (char *) NULL);
-        _exit (127);
-    }
-    close (p[1]);
-    *out_fd = p[0];
-    return pid;
-}
-
-static bool
-s_wait_ready (int fd, int timeout_ms)
-{
-    char line[512];
-    size_t n = 0;
-    int64_t end = clock_mono_ms () + timeout_ms;
-    while (clock_mono_ms () < end) {
-        zmq_pollitem_t it = {NULL, fd, ZMQ_POLLIN, 0};
-        if (zmq_poll (&it, 1, 100) <= 0)
-            continue;
-        char c;
-        if (read (fd, &c, 1) != 1)
-            return false;
-        if (c == '\n') {
-            line[n] = '\0';
-            if (strncmp (line, "READY report-service", 20) == 0)
-                return true;
-            n = 0;
-        } else if (n + 1 < sizeof line)
-            line[n++] = c;
-    }
-    return false;
-}
-
-static int
-s_stop (pid_t pid)
-{
-    int status = 0;
-    kill (pid, SIGTERM);
-    if (waitpid (pid, &status, 0) != pid)
-        return -1;
-    return WIFEXITED (status) ? WEXITSTATUS (status) : 128 + WTERMSIG (status);
 }
 
 static env_t *
@@ -247,7 +168,7 @@ main (int argc, char **argv)
     snprintf (pub_ep, sizeof pub_ep, "ipc://%s/bus-pub.sock", dir);
     snprintf (sub_bind, sizeof sub_bind, "@%s", sub_ep);
     snprintf (pub_bind, sizeof pub_bind, "@%s", pub_ep);
-    if (s_copy (fixture, db) != 0)
+    if (itf_copy_file (fixture, db) != 0)
         return 1;
     chmod (db, 0644);
     setenv ("COPILOT_DB_PATH", db, 1);
@@ -270,9 +191,9 @@ main (int argc, char **argv)
     json_t *local = NULL, *remote = NULL;
     pid_t pid = 0;
     REQUIRE (al && pub && sub && cl && pubsub_sub_subscribe (sub, "alert.") == 0);
-    pid = s_spawn (bin, ep, &fd);
+    pid = itp_spawn_endpoint (bin, ep, &fd);
     REQUIRE (pid > 0);
-    REQUIRE (s_wait_ready (fd, 10000));
+    REQUIRE (itp_wait_ready_fd (fd, "READY report-service", 10000));
 
     /* 2. RPCs */
     {
@@ -435,11 +356,11 @@ main (int argc, char **argv)
     env_free (r);
 
     /* 5. restart: nothing republished */
-    CHECK (s_stop (pid) == 0);
+    CHECK (itp_term_wait (pid) == 0);
     close (fd);
     before = al->n;
-    pid = s_spawn (bin, ep, &fd);
-    REQUIRE (pid > 0 && s_wait_ready (fd, 10000));
+    pid = itp_spawn_endpoint (bin, ep, &fd);
+    REQUIRE (pid > 0 && itp_wait_ready_fd (fd, "READY report-service", 10000));
     s_drain (sub, 2500);
     CHECK (al->n == before);
 
@@ -469,11 +390,11 @@ main (int argc, char **argv)
     }
 
     /* 7. SIGTERM */
-    CHECK (s_stop (pid) == 0);
+    CHECK (itp_term_wait (pid) == 0);
     pid = 0;
 out:
     if (pid > 0)
-        s_stop (pid);
+        itp_term_wait (pid);
     json_decref (local);
     json_decref (remote);
     bus_client_destroy (&cl);

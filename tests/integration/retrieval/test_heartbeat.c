@@ -34,21 +34,15 @@
 #include "rt.h"
 #include "rt_proc.h"
 
+#include "it_check.h"
+
 #define DOCS 30000
 #define ROUNDS 6
 #define K 100
 
 static int s_failures;
 
-#define CHECK(cond, ...)                                                       \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf (stderr, "FAIL %s:%d: ", __FILE__, __LINE__);              \
-            fprintf (stderr, __VA_ARGS__);                                     \
-            fprintf (stderr, "\n");                                            \
-            s_failures++;                                                      \
-        }                                                                      \
-    } while (0)
+#define CHECK(cond, ...) ITC_CHECK_MSG (s_failures, cond, __VA_ARGS__)
 
 static const char *const s_words[] = {
     "cluster", "spot",     "eviction", "warehouse", "query",   "timeout", "memory",  "driver",

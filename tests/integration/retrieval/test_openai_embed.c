@@ -46,6 +46,9 @@
 #include "rt.h"
 #include "str.h"
 
+#include "it_files.h"
+#include "it_http.h"
+
 extern char **environ;
 
 #define MAX_REQ 256
@@ -53,11 +56,7 @@ extern char **environ;
 #define MODEL "fake-embed-1"
 
 typedef struct {
-    int lfd;
-    int stop_pipe[2];
-    int port;
-    pthread_t th;
-    pthread_mutex_t mu;
+    ith_server_t http; /* socket, accept thread, mutex for the fields below */
     /* recorded */
     int n;
     char path[MAX_REQ][64];
@@ -135,8 +134,9 @@ s_reply (int fd, int status, const char *extra, const char *body)
 }
 
 static void
-s_serve (srv_t *s, int fd)
+s_serve (void *arg, int fd)
 {
+    srv_t *s = arg;
     buf_t *req = buf_new (16u << 20);
     char tmp[65536];
     size_t hend = 0, clen = 0;
@@ -181,7 +181,7 @@ s_serve (srv_t *s, int fd)
     json_t *input = body ? json_object_get (body, "input") : NULL;
     const char *model = body ? json_string_value (json_object_get (body, "model")) : NULL;
 
-    pthread_mutex_lock (&s->mu);
+    pthread_mutex_lock (&s->http.mu);
     int idx = s->n;
     if (s->n < MAX_REQ) {
         str_copy (s->path[idx], sizeof s->path[idx], path);
@@ -210,7 +210,7 @@ s_serve (srv_t *s, int fd)
     bool reverse = s->reverse, dup = s->dup_index;
     char retry_after[32];
     str_copy (retry_after, sizeof retry_after, s->retry_after);
-    pthread_mutex_unlock (&s->mu);
+    pthread_mutex_unlock (&s->http.mu);
 
     if (sleep_ms > 0)
         clock_sleep_ms (sleep_ms);
@@ -259,66 +259,21 @@ out:
     buf_destroy (&req);
 }
 
-static void *
-s_server_main (void *arg)
-{
-    srv_t *s = arg;
-    for (;;) {
-        struct pollfd p[2] = {{s->lfd, POLLIN, 0}, {s->stop_pipe[0], POLLIN, 0}};
-        if (poll (p, 2, -1) < 0) {
-            if (errno == EINTR)
-                continue;
-            break;
-        }
-        if (p[1].revents)
-            break;
-        if (p[0].revents & POLLIN) {
-            int fd = accept (s->lfd, NULL, NULL);
-            if (fd >= 0) {
-                s_serve (s, fd);
-                close (fd);
-            }
-        }
-    }
-    return NULL;
-}
-
 static srv_t *
 s_server_start (void)
 {
     srv_t *s = calloc (1, sizeof *s);
     assert_non_null (s);
-    pthread_mutex_init (&s->mu, NULL);
     s->dim = 8;
-    s->lfd = socket (AF_INET, SOCK_STREAM, 0);
-    assert_true (s->lfd >= 0);
-    int one = 1;
-    setsockopt (s->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in a = {0};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-    assert_int_equal (bind (s->lfd, (struct sockaddr *) &a, sizeof a), 0);
-    assert_int_equal (listen (s->lfd, 16), 0);
-    socklen_t al = sizeof a;
-    assert_int_equal (getsockname (s->lfd, (struct sockaddr *) &a, &al), 0);
-    s->port = ntohs (a.sin_port);
-    assert_int_equal (pipe (s->stop_pipe), 0);
-    assert_int_equal (pthread_create (&s->th, NULL, s_server_main, s), 0);
+    assert_int_equal (ith_start (&s->http, s_serve, s), 0);
     return s;
 }
 
 static void
 s_server_stop (srv_t **sp)
 {
-    srv_t *s = *sp;
-    ssize_t w = write (s->stop_pipe[1], "x", 1);
-    (void) w;
-    pthread_join (s->th, NULL);
-    close (s->lfd);
-    close (s->stop_pipe[0]);
-    close (s->stop_pipe[1]);
-    pthread_mutex_destroy (&s->mu);
-    free (s);
+    ith_stop (&(*sp)->http);
+    free (*sp);
     *sp = NULL;
 }
 
@@ -326,7 +281,7 @@ s_server_stop (srv_t **sp)
 static void
 s_script (srv_t *s, int dim, const int *statuses, int n, const char *retry_after, int sleep_ms)
 {
-    pthread_mutex_lock (&s->mu);
+    pthread_mutex_lock (&s->http.mu);
     s->dim = dim;
     s->reverse = false;
     s->dup_index = false;
@@ -337,15 +292,15 @@ s_script (srv_t *s, int dim, const int *statuses, int n, const char *retry_after
     str_copy (s->retry_after, sizeof s->retry_after, retry_after ? retry_after : "");
     s->sleep_ms = sleep_ms;
     s->n = 0;
-    pthread_mutex_unlock (&s->mu);
+    pthread_mutex_unlock (&s->http.mu);
 }
 
 static int
 s_nreq (srv_t *s)
 {
-    pthread_mutex_lock (&s->mu);
+    pthread_mutex_lock (&s->http.mu);
     int n = s->n;
-    pthread_mutex_unlock (&s->mu);
+    pthread_mutex_unlock (&s->http.mu);
     return n;
 }
 
@@ -353,7 +308,7 @@ static rt_embedder_t *
 s_client (int dim, int batch, int timeout_ms)
 {
     char base[128];
-    str_fmt (base, sizeof base, "http://127.0.0.1:%d/v1/", s_srv->port); /* trailing '/' is fine */
+    str_fmt (base, sizeof base, "http://127.0.0.1:%d/v1/", s_srv->http.port); /* trailing '/' is fine */
     rt_openai_opts_t o = {.base_url = base, .api_key = KEY, .model = MODEL, .dim = dim, .batch = batch,
                           .timeout_ms = timeout_ms, .retry_base_ms = 10};
     rt_embedder_t *e = rt_embedder_openai_new (&o);
@@ -375,7 +330,7 @@ test_request_batching_order (void **state)
     assert_int_equal (rt_embedder_prepare (e), RT_OK);
     assert_int_equal (rt_embedder_dim (e), 8);
     assert_int_equal (s_nreq (s_srv), 1);
-    pthread_mutex_lock (&s_srv->mu);
+    pthread_mutex_lock (&s_srv->http.mu);
     assert_string_equal (s_srv->path[0], "/v1/embeddings");
     assert_string_equal (s_srv->auth, "Bearer " KEY);
     assert_string_equal (s_srv->ctype, "application/json");
@@ -383,7 +338,7 @@ test_request_batching_order (void **state)
     assert_int_equal (s_srv->ninputs[0], 1);
     s_srv->n = 0;
     s_srv->reverse = true; /* the reply lists items last to first */
-    pthread_mutex_unlock (&s_srv->mu);
+    pthread_mutex_unlock (&s_srv->http.mu);
 
     const char *texts[7] = {"spot instances and evictions", "autoscaling workers", "",
                             "photon vectorized engine", "sql warehouse auto stop",
@@ -391,13 +346,13 @@ test_request_batching_order (void **state)
     float out[7 * 8];
     assert_int_equal (rt_embedder_embed (e, texts, 7, out), RT_OK);
     /* batches of 3: 3 + 3 + 1 inputs, in order */
-    pthread_mutex_lock (&s_srv->mu);
+    pthread_mutex_lock (&s_srv->http.mu);
     assert_int_equal (s_srv->n, 3);
     assert_int_equal (s_srv->ninputs[0], 3);
     assert_int_equal (s_srv->ninputs[1], 3);
     assert_int_equal (s_srv->ninputs[2], 1);
     assert_string_equal (s_srv->first_input, "dbu pricing per sku");
-    pthread_mutex_unlock (&s_srv->mu);
+    pthread_mutex_unlock (&s_srv->http.mu);
     /* every vector is the (normalised) embedding of ITS text: the order was
      * restored by "index" */
     for (int i = 0; i < 7; i++) {
@@ -410,10 +365,10 @@ test_request_batching_order (void **state)
             assert_true (fabs (out[i * 8 + j] - v[j] / norm) < 1e-5);
     }
     /* a reply that repeats an index is malformed */
-    pthread_mutex_lock (&s_srv->mu);
+    pthread_mutex_lock (&s_srv->http.mu);
     s_srv->reverse = false;
     s_srv->dup_index = true;
-    pthread_mutex_unlock (&s_srv->mu);
+    pthread_mutex_unlock (&s_srv->http.mu);
     assert_int_equal (rt_embedder_embed (e, texts, 2, out), RT_E_FORMAT);
     assert_non_null (strstr (rt_last_error (), "malformed"));
     /* the provider changes its dimension: a clear mismatch */
@@ -532,30 +487,13 @@ s_run (char *const argv[], const char *const *env, const char *out_path, const c
     return WIFEXITED (st) ? WEXITSTATUS (st) : 128 + (WIFSIGNALED (st) ? WTERMSIG (st) : 0);
 }
 
-static char *
-s_slurp (const char *path)
-{
-    FILE *f = fopen (path, "rb");
-    if (!f)
-        return NULL;
-    buf_t *b = buf_new (16u << 20);
-    char tmp[4096];
-    size_t n;
-    while ((n = fread (tmp, 1, sizeof tmp, f)) > 0)
-        buf_append (b, tmp, n);
-    fclose (f);
-    char *s = buf_detach (b);
-    buf_destroy (&b);
-    return s;
-}
-
 static void
 test_cli_index_and_search (void **state)
 {
     (void) state;
     s_script (s_srv, 64, NULL, 0, NULL, 0);
     char base[160], ix[300], outp[300], errp[300];
-    str_fmt (base, sizeof base, "COPILOT_RETRIEVAL_OPENAI_BASE_URL=http://127.0.0.1:%d/v1", s_srv->port);
+    str_fmt (base, sizeof base, "COPILOT_RETRIEVAL_OPENAI_BASE_URL=http://127.0.0.1:%d/v1", s_srv->http.port);
     str_fmt (ix, sizeof ix, "%s/index", s_tmp);
     str_fmt (outp, sizeof outp, "%s/out.txt", s_tmp);
     str_fmt (errp, sizeof errp, "%s/err.txt", s_tmp);
@@ -564,7 +502,7 @@ test_cli_index_and_search (void **state)
                          "COPILOT_RETRIEVAL_OPENAI_MODEL=" MODEL, NULL};
     char *index_argv[] = {(char *) s_copilot, "index", "--db", (char *) s_fixture, "--out", ix, NULL};
     int rc = s_run (index_argv, env, outp, errp);
-    char *out = s_slurp (outp), *err = s_slurp (errp);
+    char *out = itf_slurp (outp), *err = itf_slurp (errp);
     if (rc != 0)
         fprintf (stderr, "copilot index exited %d\nstdout: %s\nstderr: %s\n", rc, out, err);
     assert_int_equal (rc, 0);
@@ -575,20 +513,20 @@ test_cli_index_and_search (void **state)
     /* one probe plus ceil(documents / 64) batches, all authenticated */
     int nreq = s_nreq (s_srv);
     assert_true (nreq >= 10);
-    pthread_mutex_lock (&s_srv->mu);
+    pthread_mutex_lock (&s_srv->http.mu);
     assert_string_equal (s_srv->auth, "Bearer " KEY);
     assert_string_equal (s_srv->model, MODEL);
     for (int i = 1; i < s_srv->n - 1; i++)
         assert_int_equal (s_srv->ninputs[i], 64);
-    pthread_mutex_unlock (&s_srv->mu);
+    pthread_mutex_unlock (&s_srv->http.mu);
 
     /* the index is searchable through the same provider */
     s_script (s_srv, 64, NULL, 0, NULL, 0);
     char *search_argv[] = {(char *) s_copilot, "search", "keep idle instances warm in a pool", "--index", ix,
                            "--corpus", "docs", "--k", "3", NULL};
     rc = s_run (search_argv, env, outp, errp);
-    out = s_slurp (outp);
-    err = s_slurp (errp);
+    out = itf_slurp (outp);
+    err = itf_slurp (errp);
     if (rc != 0)
         fprintf (stderr, "copilot search exited %d\nstdout: %s\nstderr: %s\n", rc, out, err);
     assert_int_equal (rc, 0);
@@ -605,7 +543,7 @@ test_cli_index_and_search (void **state)
     char *anom_argv[] = {(char *) s_copilot, "search", "J-ML-TRAINING cost anomaly 2025-12-04", "--index", ix,
                          "--corpus", "telemetry", "--k", "5", NULL};
     rc = s_run (anom_argv, env, outp, errp);
-    out = s_slurp (outp);
+    out = itf_slurp (outp);
     assert_int_equal (rc, 0);
     assert_non_null (strstr (out, "anomaly::J-ML-TRAINING:2025-12-04"));
     free (out);
@@ -613,7 +551,7 @@ test_cli_index_and_search (void **state)
     /* the provider now answers another dimension: a clear error */
     s_script (s_srv, 32, NULL, 0, NULL, 0);
     rc = s_run (search_argv, env, outp, errp);
-    err = s_slurp (errp);
+    err = itf_slurp (errp);
     assert_int_equal (rc, 1);
     assert_non_null (strstr (err, "returned dimension 32, expected 64"));
     free (err);
@@ -623,14 +561,14 @@ test_cli_index_and_search (void **state)
     const char *env_dim[] = {"COPILOT_RETRIEVAL_EMBEDDER=openai", base, "COPILOT_RETRIEVAL_OPENAI_MODEL=" MODEL,
                              "COPILOT_RETRIEVAL_DIM=32", NULL};
     rc = s_run (search_argv, env_dim, outp, errp);
-    err = s_slurp (errp);
+    err = itf_slurp (errp);
     assert_int_equal (rc, 1);
     assert_non_null (strstr (err, "has dimension 64"));
     assert_non_null (strstr (err, "retrieval.dim is 32"));
     free (err);
     const char *env_lsa[] = {"COPILOT_RETRIEVAL_EMBEDDER=lsa", NULL};
     rc = s_run (search_argv, env_lsa, outp, errp);
-    err = s_slurp (errp);
+    err = itf_slurp (errp);
     assert_int_equal (rc, 1);
     assert_non_null (strstr (err, "built with embedder 'openai:" MODEL "'"));
     free (err);

@@ -36,19 +36,13 @@
 #include "rt.h"
 #include "rt_proc.h"
 
+#include "it_check.h"
+
 #define CANARY "J-HOTRELOAD-CANARY"
 
 static int s_failures;
 
-#define CHECK(cond, ...)                                                       \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf (stderr, "FAIL %s:%d: ", __FILE__, __LINE__);              \
-            fprintf (stderr, __VA_ARGS__);                                     \
-            fprintf (stderr, "\n");                                            \
-            s_failures++;                                                      \
-        }                                                                      \
-    } while (0)
+#define CHECK(cond, ...) ITC_CHECK_MSG (s_failures, cond, __VA_ARGS__)
 
 /* ---- background search loop ---------------------------------------------- */
 

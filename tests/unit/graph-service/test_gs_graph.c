@@ -16,6 +16,7 @@
 
 #include "buf.h"
 #include "gs_graph.h"
+#include "it_files.h"
 
 static const char *s_fixture;
 static gs_graph_t *s_g;   /* fixture graph shared by read-only tests */
@@ -442,23 +443,6 @@ test_anomaly (void **state)
     gs_graph_destroy (&g);
 }
 
-static int
-s_copy_file (const char *from, const char *to)
-{
-    FILE *in = fopen (from, "rb"), *out = fopen (to, "wb");
-    char buf[65536];
-    size_t n;
-    int rc = (in && out) ? 0 : -1;
-    while (rc == 0 && (n = fread (buf, 1, sizeof buf, in)) > 0)
-        if (fwrite (buf, 1, n, out) != n)
-            rc = -1;
-    if (in)
-        fclose (in);
-    if (out && fclose (out) != 0)
-        rc = -1;
-    return rc;
-}
-
 static void
 test_migrated_tables (void **state)
 {
@@ -467,7 +451,7 @@ test_migrated_tables (void **state)
     assert_non_null (mkdtemp (dir));
     char path[256], err[256];
     snprintf (path, sizeof path, "%s/t.db", dir);
-    assert_int_equal (s_copy_file (s_fixture, path), 0);
+    assert_int_equal (itf_copy_file (s_fixture, path), 0);
     sqlite3 *db;
     assert_int_equal (sqlite3_open (path, &db), SQLITE_OK);
     /* Same DDL as sql/migrations/003 and 001 (subset). */

@@ -19,29 +19,13 @@
 
 #include "buf.h"
 #include "gs_graph.h"
+#include "it_files.h"
 
 static const char *s_fixture;
 static char s_dir[] = "/tmp/gs_snap_test_XXXXXX";
 static char s_db[256];       /* fixture copy with data_version = 7 */
 static char s_db_plain[256]; /* fixture copy without data_version */
 static char s_snap[256];
-
-static int
-s_copy_file (const char *from, const char *to)
-{
-    FILE *in = fopen (from, "rb"), *out = fopen (to, "wb");
-    char buf[65536];
-    size_t n;
-    int rc = (in && out) ? 0 : -1;
-    while (rc == 0 && (n = fread (buf, 1, sizeof buf, in)) > 0)
-        if (fwrite (buf, 1, n, out) != n)
-            rc = -1;
-    if (in)
-        fclose (in);
-    if (out && fclose (out) != 0)
-        rc = -1;
-    return rc;
-}
 
 static int
 s_exec (const char *db, const char *sql)
@@ -145,7 +129,7 @@ setup (void **state)
     snprintf (s_db, sizeof s_db, "%s/telemetry.db", s_dir);
     snprintf (s_db_plain, sizeof s_db_plain, "%s/plain.db", s_dir);
     snprintf (s_snap, sizeof s_snap, "%s/graph.gsnap", s_dir);
-    if (s_copy_file (s_fixture, s_db) != 0 || s_copy_file (s_fixture, s_db_plain) != 0)
+    if (itf_copy_file (s_fixture, s_db) != 0 || itf_copy_file (s_fixture, s_db_plain) != 0)
         return -1;
     return s_exec (s_db, "CREATE TABLE data_version (id INTEGER PRIMARY KEY, version INTEGER NOT NULL);"
                          "INSERT INTO data_version VALUES (1, 7);") == SQLITE_OK ? 0 : -1;

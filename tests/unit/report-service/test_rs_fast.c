@@ -32,37 +32,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "it_check.h"
+#include "it_files.h"
 #include "rs_engine.h"
 
 static int g_fail, g_checks, g_fast_runs;
 
-#define CHECK(cond, ...)                                                   \
-    do {                                                                   \
-        g_checks++;                                                        \
-        if (!(cond)) {                                                     \
-            g_fail++;                                                      \
-            fprintf (stderr, "FAIL %s:%d: ", __FILE__, __LINE__);          \
-            fprintf (stderr, __VA_ARGS__);                                 \
-            fputc ('\n', stderr);                                          \
-        }                                                                  \
-    } while (0)
-
-static int
-s_copy (const char *from, const char *to)
-{
-    FILE *in = fopen (from, "rb"), *out = fopen (to, "wb");
-    int rc = in && out ? 0 : -1;
-    char buf[65536];
-    size_t n;
-    while (rc == 0 && (n = fread (buf, 1, sizeof buf, in)) > 0)
-        if (fwrite (buf, 1, n, out) != n)
-            rc = -1;
-    if (in)
-        fclose (in);
-    if (out && fclose (out) != 0)
-        rc = -1;
-    return rc;
-}
+#define CHECK(cond, ...) do { g_checks++; ITC_CHECK_MSG (g_fail, cond, __VA_ARGS__); } while (0)
 
 static int
 s_sh (const char *fmt, const char *a, const char *b)
@@ -452,16 +428,16 @@ main (int argc, char **argv)
     json_decref (out);
     rs_engine_destroy (&e);
 
-    CHECK (s_copy (fixture, fx) == 0, "copy fixture");
+    CHECK (itf_copy_file (fixture, fx) == 0, "copy fixture");
     CHECK (s_sh ("'%s' db migrate --db '%s' > /dev/null", copilot, fx) == 0, "copilot db migrate");
     CHECK (s_sh ("'%s' generate --profile small --seed 42 --db '%s' > /dev/null 2>&1", copilot, small) == 0,
            "copilot generate --profile small");
     if (g_fail == 0) {
         s_compare_db (fx, "fixture");
         s_compare_db (small, "small");
-        CHECK (s_copy (small, stale) == 0, "copy small");
+        CHECK (itf_copy_file (small, stale) == 0, "copy small");
         s_stale (stale);
-        CHECK (s_copy (small, guard) == 0, "copy small");
+        CHECK (itf_copy_file (small, guard) == 0, "copy small");
         s_anomaly_guard (guard);
     }
     const char *files[] = {fx, small, stale, guard};

@@ -18,22 +18,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "it_check.h"
 #include "rs_engine.h"
 
 static const char *g_db;
 static int g_fail;
 static int g_checks;
 
-#define CHECK(cond, ...)                                                   \
-    do {                                                                   \
-        g_checks++;                                                        \
-        if (!(cond)) {                                                     \
-            g_fail++;                                                      \
-            fprintf (stderr, "FAIL %s:%d: ", __FILE__, __LINE__);          \
-            fprintf (stderr, __VA_ARGS__);                                 \
-            fputc ('\n', stderr);                                          \
-        }                                                                  \
-    } while (0)
+#define CHECK(cond, ...) do { g_checks++; ITC_CHECK_MSG (g_fail, cond, __VA_ARGS__); } while (0)
 
 static bool
 s_close (double a, double b)

@@ -34,14 +34,13 @@
 #include "rt_crawl.h"
 #include "str.h"
 
+#include "it_files.h"
+#include "it_http.h"
+
 #define MAX_REQ 64
 
 typedef struct {
-    int lfd;
-    int stop_pipe[2];
-    int port;
-    pthread_t th;
-    pthread_mutex_t mu;
+    ith_server_t http; /* socket, accept thread, mutex for the fields below */
     char paths[MAX_REQ][128];
     int conditional[MAX_REQ]; /* 1 when If-None-Match was sent */
     char ua[256];
@@ -119,10 +118,10 @@ static void
 s_serve_site (srv_t *s, int fd, const char *path)
 {
     char body[4096];
-    int port = s->port;
-    pthread_mutex_lock (&s->mu);
+    int port = s->http.port;
+    pthread_mutex_lock (&s->http.mu);
     int mode = s->mode;
-    pthread_mutex_unlock (&s->mu);
+    pthread_mutex_unlock (&s->http.mu);
     if (mode == 2 && strcmp (path, "/robots.txt") == 0) {
         s_reply (fd, "503 Service Unavailable", "Content-Type: text/plain\r\n", "down for maintenance");
     } else if (strcmp (path, "/robots.txt") == 0) {
@@ -195,8 +194,9 @@ s_serve_site (srv_t *s, int fd, const char *path)
 }
 
 static void
-s_serve (srv_t *s, int fd)
+s_serve (void *arg, int fd)
 {
+    srv_t *s = arg;
     char req[8192];
     size_t n = 0;
     while (n + 1 < sizeof req) {
@@ -222,7 +222,7 @@ s_serve (srv_t *s, int fd)
     }
     const char *inm = str_icontains (req, "\r\nIf-None-Match: ");
     const char *ua = str_icontains (req, "\r\nUser-Agent: ");
-    pthread_mutex_lock (&s->mu);
+    pthread_mutex_lock (&s->http.mu);
     if (s->n < MAX_REQ) {
         str_copy (s->paths[s->n], sizeof s->paths[s->n], path);
         s->conditional[s->n] = inm != NULL;
@@ -233,20 +233,20 @@ s_serve (srv_t *s, int fd)
         const char *e = strstr (ua + 2, "\r\n");
         str_fmt (s->ua, sizeof s->ua, "%.*s", (int) (e - ua - 14), ua + 14);
     }
-    pthread_mutex_unlock (&s->mu);
+    pthread_mutex_unlock (&s->http.mu);
 
-    pthread_mutex_lock (&s->mu);
+    pthread_mutex_lock (&s->http.mu);
     int mode = s->mode;
-    pthread_mutex_unlock (&s->mu);
+    pthread_mutex_unlock (&s->http.mu);
     if (mode != 0) {
         s_serve_site (s, fd, path);
         return;
     }
     char sitemap[2048];
-    int port = s->port;
-    pthread_mutex_lock (&s->mu);
+    int port = s->http.port;
+    pthread_mutex_lock (&s->http.mu);
     int variant = s->variant;
-    pthread_mutex_unlock (&s->mu);
+    pthread_mutex_unlock (&s->http.mu);
     str_fmt (sitemap, sizeof sitemap,
              "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
              "<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n"
@@ -280,95 +280,32 @@ s_serve (srv_t *s, int fd)
     }
 }
 
-static void *
-s_server_main (void *arg)
-{
-    srv_t *s = arg;
-    for (;;) {
-        struct pollfd p[2] = {{s->lfd, POLLIN, 0}, {s->stop_pipe[0], POLLIN, 0}};
-        if (poll (p, 2, -1) < 0) {
-            if (errno == EINTR)
-                continue;
-            break;
-        }
-        if (p[1].revents)
-            break;
-        if (p[0].revents & POLLIN) {
-            int fd = accept (s->lfd, NULL, NULL);
-            if (fd >= 0) {
-                s_serve (s, fd);
-                close (fd);
-            }
-        }
-    }
-    return NULL;
-}
-
 static srv_t *
 s_server_start (void)
 {
     srv_t *s = calloc (1, sizeof *s);
     assert_non_null (s);
-    pthread_mutex_init (&s->mu, NULL);
-    s->lfd = socket (AF_INET, SOCK_STREAM, 0);
-    assert_true (s->lfd >= 0);
-    int one = 1;
-    setsockopt (s->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in a = {0};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-    a.sin_port = 0;
-    assert_int_equal (bind (s->lfd, (struct sockaddr *) &a, sizeof a), 0);
-    assert_int_equal (listen (s->lfd, 16), 0);
-    socklen_t al = sizeof a;
-    assert_int_equal (getsockname (s->lfd, (struct sockaddr *) &a, &al), 0);
-    s->port = ntohs (a.sin_port);
-    assert_int_equal (pipe (s->stop_pipe), 0);
-    assert_int_equal (pthread_create (&s->th, NULL, s_server_main, s), 0);
+    assert_int_equal (ith_start (&s->http, s_serve, s), 0);
     return s;
 }
 
 static void
 s_server_stop (srv_t **sp)
 {
-    srv_t *s = *sp;
-    ssize_t w = write (s->stop_pipe[1], "x", 1);
-    (void) w;
-    pthread_join (s->th, NULL);
-    close (s->lfd);
-    close (s->stop_pipe[0]);
-    close (s->stop_pipe[1]);
-    pthread_mutex_destroy (&s->mu);
-    free (s);
+    ith_stop (&(*sp)->http);
+    free (*sp);
     *sp = NULL;
-}
-
-static char *
-s_slurp (const char *path)
-{
-    FILE *f = fopen (path, "rb");
-    if (!f)
-        return NULL;
-    buf_t *b = buf_new (1u << 20);
-    char tmp[4096];
-    size_t n;
-    while ((n = fread (tmp, 1, sizeof tmp, f)) > 0)
-        buf_append (b, tmp, n);
-    fclose (f);
-    char *s = buf_detach (b);
-    buf_destroy (&b);
-    return s;
 }
 
 static int
 s_count_path (srv_t *s, const char *path)
 {
     int c = 0;
-    pthread_mutex_lock (&s->mu);
+    pthread_mutex_lock (&s->http.mu);
     for (int i = 0; i < s->n; i++)
         if (strcmp (s->paths[i], path) == 0)
             c++;
-    pthread_mutex_unlock (&s->mu);
+    pthread_mutex_unlock (&s->http.mu);
     return c;
 }
 
@@ -381,8 +318,8 @@ test_crawl_loopback (void **state)
     assert_non_null (mkdtemp (dir));
     char out[512], sitemap[256], prefix[256];
     str_fmt (out, sizeof out, "%s/notes", dir);
-    str_fmt (sitemap, sizeof sitemap, "http://127.0.0.1:%d/sitemap.xml", s->port);
-    str_fmt (prefix, sizeof prefix, "http://127.0.0.1:%d/docs/compute/", s->port);
+    str_fmt (sitemap, sizeof sitemap, "http://127.0.0.1:%d/sitemap.xml", s->http.port);
+    str_fmt (prefix, sizeof prefix, "http://127.0.0.1:%d/docs/compute/", s->http.port);
 
     char logpath[512];
     str_fmt (logpath, sizeof logpath, "%s/log.txt", dir);
@@ -410,7 +347,7 @@ test_crawl_loopback (void **state)
     assert_int_equal (st.crawl_delay_ms, 0);
     /* politeness: 5 requests, at least 4 delays */
     assert_true (elapsed >= 4 * delay);
-    pthread_mutex_lock (&s->mu);
+    pthread_mutex_lock (&s->http.mu);
     assert_int_equal (s->n, 5);
     assert_string_equal (s->paths[0], "/robots.txt");
     assert_string_equal (s->paths[1], "/sitemap.xml");
@@ -420,13 +357,13 @@ test_crawl_loopback (void **state)
     for (int i = 1; i < s->n; i++)
         assert_true (s->at_ms[i] - s->at_ms[i - 1] >= delay);
     assert_non_null (strstr (s->ua, "UsageCopilot-DocsCrawler/"));
-    pthread_mutex_unlock (&s->mu);
+    pthread_mutex_unlock (&s->http.mu);
     assert_int_equal (s_count_path (s, "/other/page"), 0);
 
     /* the notes */
     char path[600];
     str_fmt (path, sizeof path, "%s/web-pools.md", out);
-    char *a = s_slurp (path);
+    char *a = itf_slurp (path);
     assert_non_null (a);
     char expect_src[300];
     str_fmt (expect_src, sizeof expect_src, "source: %spools\n", prefix);
@@ -449,7 +386,7 @@ test_crawl_loopback (void **state)
     assert_null (strstr (a, "\xE2\x80\x8B")); /* zero-width space from the permalink */
 
     str_fmt (path, sizeof path, "%s/web-photon.md", out);
-    char *b = s_slurp (path);
+    char *b = itf_slurp (path);
     assert_non_null (b);
     assert_true (str_starts_with (b, "---\ntitle: Photon engine\n"));
     assert_non_null (strstr (b, "## When to use Photon {#when-to-use}\n"));
@@ -457,7 +394,7 @@ test_crawl_loopback (void **state)
     assert_null (strstr (b, "not a heading"));
     assert_null (strstr (b, "menu"));
     str_fmt (path, sizeof path, "%s/web-broken.md", out);
-    assert_null (s_slurp (path));
+    assert_null (itf_slurp (path));
 
     /* the notes are in the curated format: the docs chunker takes them (the
      * chunker wants an https source; the loopback server is http) */
@@ -486,7 +423,7 @@ test_crawl_loopback (void **state)
 
     /* the state file */
     str_fmt (path, sizeof path, "%s/.crawl-state", out);
-    char *stt = s_slurp (path);
+    char *stt = itf_slurp (path);
     assert_non_null (stt);
     char line[600];
     str_fmt (line, sizeof line, "%sphoton\tweb-photon.md\t\"photon-v1\"\tTue, 03 Nov 2026 10:00:00 GMT\n",
@@ -503,21 +440,21 @@ test_crawl_loopback (void **state)
     assert_int_equal (st.fetched, 0);
     assert_int_equal (st.unchanged, 2);
     assert_int_equal (st.failed, 1);
-    pthread_mutex_lock (&s->mu);
+    pthread_mutex_lock (&s->http.mu);
     assert_int_equal (s->n, 10);
     assert_string_equal (s->paths[5], "/robots.txt"); /* once per run and host */
     assert_int_equal (s->conditional[7], 0); /* broken: nothing stored */
     assert_int_equal (s->conditional[8], 1);
     assert_int_equal (s->conditional[9], 1);
-    pthread_mutex_unlock (&s->mu);
+    pthread_mutex_unlock (&s->http.mu);
     str_fmt (path, sizeof path, "%s/web-pools.md", out);
-    char *a2 = s_slurp (path);
+    char *a2 = itf_slurp (path);
     assert_non_null (a2);
     assert_string_equal (a, a2);
     free (a2);
     fclose (log);
 
-    char *lg = s_slurp (logpath);
+    char *lg = itf_slurp (logpath);
     assert_non_null (lg);
     assert_non_null (strstr (lg, "docs/compute/broken: HTTP 500 (skipped)"));
     assert_non_null (strstr (lg, "crawl: unchanged "));
@@ -534,9 +471,9 @@ test_crawl_loopback (void **state)
 
     /* a page that left the sitemap: its note and state go (full runs only) */
     assert_int_equal (st.removed, 0); /* the max_pages run above removed nothing */
-    pthread_mutex_lock (&s->mu);
+    pthread_mutex_lock (&s->http.mu);
     s->variant = 1;
-    pthread_mutex_unlock (&s->mu);
+    pthread_mutex_unlock (&s->http.mu);
     o.max_pages = 0;
     rc = rt_crawl_run (&o, &st);
     assert_int_equal (rc, 0);
@@ -544,14 +481,14 @@ test_crawl_loopback (void **state)
     assert_int_equal (st.unchanged, 1);
     assert_int_equal (st.removed, 1);
     str_fmt (path, sizeof path, "%s/web-photon.md", out);
-    char *gone = s_slurp (path);
+    char *gone = itf_slurp (path);
     assert_null (gone);
     str_fmt (path, sizeof path, "%s/web-pools.md", out);
-    char *kept = s_slurp (path);
+    char *kept = itf_slurp (path);
     assert_non_null (kept);
     free (kept);
     str_fmt (path, sizeof path, "%s/.crawl-state", out);
-    stt = s_slurp (path);
+    stt = itf_slurp (path);
     assert_non_null (stt);
     assert_null (strstr (stt, "photon"));
     assert_non_null (strstr (stt, "web-pools.md"));
@@ -559,7 +496,7 @@ test_crawl_loopback (void **state)
 
     /* a sitemap that cannot be fetched is fatal */
     char bad[256];
-    str_fmt (bad, sizeof bad, "http://127.0.0.1:%d/missing.xml", s->port);
+    str_fmt (bad, sizeof bad, "http://127.0.0.1:%d/missing.xml", s->http.port);
     o.sitemap_url = bad;
     o.max_pages = 0;
     assert_int_equal (rt_crawl_run (&o, &st), RT_E_HTTP);
@@ -729,14 +666,14 @@ test_crawl_robots_and_index (void **state)
     skip ();
 #else
     srv_t *s = s_server_start ();
-    pthread_mutex_lock (&s->mu);
+    pthread_mutex_lock (&s->http.mu);
     s->mode = 1;
-    pthread_mutex_unlock (&s->mu);
+    pthread_mutex_unlock (&s->http.mu);
     char xml[1024];
     str_fmt (xml, sizeof xml,
              "<urlset><url><loc>http://127.0.0.1:%d/docs/compute/photon</loc></url>"
              "<url><loc>http://127.0.0.1:%d/docs/compute/pools</loc></url></urlset>",
-             s->port, s->port);
+             s->http.port, s->http.port);
     z_stream zs;
     memset (&zs, 0, sizeof zs);
     assert_int_equal (deflateInit2 (&zs, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
@@ -752,8 +689,8 @@ test_crawl_robots_and_index (void **state)
     assert_non_null (mkdtemp (dir));
     char out[512], sitemap[256], prefix[256], path[700], logpath[512];
     str_fmt (out, sizeof out, "%s/notes", dir);
-    str_fmt (sitemap, sizeof sitemap, "http://127.0.0.1:%d/sitemap_index.xml", s->port);
-    str_fmt (prefix, sizeof prefix, "http://127.0.0.1:%d/docs/compute/", s->port);
+    str_fmt (sitemap, sizeof sitemap, "http://127.0.0.1:%d/sitemap_index.xml", s->http.port);
+    str_fmt (prefix, sizeof prefix, "http://127.0.0.1:%d/docs/compute/", s->http.port);
     str_fmt (logpath, sizeof logpath, "%s/log.txt", dir);
     /* a note from an earlier crawl of a page no sitemap lists any more: since
      * one child sitemap cannot be read, this run must not remove it */
@@ -786,7 +723,7 @@ test_crawl_robots_and_index (void **state)
         "/sitemaps/missing.xml", "/sitemaps/nested.xml", "/sitemaps/b.xml.gz",
         "/sitemaps/deep.xml",   "/docs/compute/photon", "/docs/compute/pools",
         "/docs/compute/secret/open", NULL};
-    pthread_mutex_lock (&s->mu);
+    pthread_mutex_lock (&s->http.mu);
     int nreq = s->n;
     for (int i = 0; i < nreq && want[i]; i++)
         if (strcmp (s->paths[i], want[i]) != 0)
@@ -797,7 +734,7 @@ test_crawl_robots_and_index (void **state)
     /* Crawl-delay 0.2 s beats delay_ms 20 once robots.txt is known */
     for (int i = 1; i < nreq; i++)
         assert_true (s->at_ms[i] - s->at_ms[i - 1] >= 200);
-    pthread_mutex_unlock (&s->mu);
+    pthread_mutex_unlock (&s->http.mu);
     /* never asked for: disallowed pages and sitemap, the too-deep sitemap,
      * pages outside the prefix */
     assert_false (s_has_path (s, "/docs/compute/secret"));
@@ -821,15 +758,15 @@ test_crawl_robots_and_index (void **state)
     const char *notes[] = {"web-photon.md", "web-pools.md", "web-secret-open.md", "web-gone.md", NULL};
     for (int i = 0; notes[i]; i++) {
         str_fmt (path, sizeof path, "%s/%s", out, notes[i]);
-        char *t = s_slurp (path);
+        char *t = itf_slurp (path);
         if (!t)
             fprintf (stderr, "missing note %s\n", notes[i]);
         assert_non_null (t);
         free (t);
     }
     str_fmt (path, sizeof path, "%s/web-secret.md", out);
-    assert_null (s_slurp (path));
-    char *lg = s_slurp (logpath);
+    assert_null (itf_slurp (path));
+    char *lg = itf_slurp (logpath);
     assert_non_null (lg);
     char line[600];
     str_fmt (line, sizeof line, "crawl: disallowed by robots.txt %sguide.pdf (skipped)", prefix);
@@ -853,7 +790,7 @@ test_crawl_robots_and_index (void **state)
     assert_int_equal (st.removed, 0);
 
     /* a disallowed root sitemap is fatal */
-    str_fmt (sitemap, sizeof sitemap, "http://127.0.0.1:%d/private/sitemap.xml", s->port);
+    str_fmt (sitemap, sizeof sitemap, "http://127.0.0.1:%d/private/sitemap.xml", s->http.port);
     o.max_sitemaps = 0;
     assert_int_equal (rt_crawl_run (&o, &st), RT_E_ARG);
     assert_non_null (strstr (rt_last_error (), "disallowed by robots.txt"));
@@ -871,16 +808,16 @@ test_crawl_robots_5xx (void **state)
 {
     (void) state;
     srv_t *s = s_server_start ();
-    pthread_mutex_lock (&s->mu);
+    pthread_mutex_lock (&s->http.mu);
     s->mode = 2;
-    pthread_mutex_unlock (&s->mu);
+    pthread_mutex_unlock (&s->http.mu);
     char dir[] = "/tmp/rt_crawl_5x_XXXXXX";
     assert_non_null (mkdtemp (dir));
     char out[512], sitemap[256], prefix[256], robots[256];
     str_fmt (out, sizeof out, "%s/notes", dir);
-    str_fmt (sitemap, sizeof sitemap, "http://127.0.0.1:%d/sitemap_index.xml", s->port);
-    str_fmt (prefix, sizeof prefix, "http://127.0.0.1:%d/docs/compute/", s->port);
-    str_fmt (robots, sizeof robots, "robots.txt http://127.0.0.1:%d/robots.txt returned HTTP 503", s->port);
+    str_fmt (sitemap, sizeof sitemap, "http://127.0.0.1:%d/sitemap_index.xml", s->http.port);
+    str_fmt (prefix, sizeof prefix, "http://127.0.0.1:%d/docs/compute/", s->http.port);
+    str_fmt (robots, sizeof robots, "robots.txt http://127.0.0.1:%d/robots.txt returned HTTP 503", s->http.port);
     rt_crawl_opts_t o = {.sitemap_url = sitemap, .prefix = prefix, .out_dir = out, .delay_ms = 0,
                          .timeout_ms = 5000};
     rt_crawl_stats_t st;
@@ -889,10 +826,10 @@ test_crawl_robots_5xx (void **state)
     assert_non_null (strstr (rt_last_error (), "crawling stopped"));
     assert_int_equal (st.requests, 1);
     assert_int_equal (st.fetched, 0);
-    pthread_mutex_lock (&s->mu);
+    pthread_mutex_lock (&s->http.mu);
     assert_int_equal (s->n, 1);
     assert_string_equal (s->paths[0], "/robots.txt");
-    pthread_mutex_unlock (&s->mu);
+    pthread_mutex_unlock (&s->http.mu);
     s_server_stop (&s);
     /* an unreachable robots.txt (nothing listens any more) stops it too */
     assert_int_equal (rt_crawl_run (&o, &st), RT_E_HTTP);
