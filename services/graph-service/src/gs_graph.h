@@ -87,8 +87,8 @@ typedef enum {
   GS_ET_SUBMITTED_QUERY,     /* user → query */
   GS_ET_DEPENDS_ON,          /* downstream job → upstream job */
   GS_ET_HAS_DEPENDENT,       /* upstream job → downstream job */
-  GS_ET_CHANGED,             /* configchange → job/compute */
-  GS_ET_HAS_CONFIG_CHANGE,   /* job/compute → configchange */
+  GS_ET_CHANGED,             /* configchange → job/compute/workspace */
+  GS_ET_HAS_CONFIG_CHANGE,   /* job/compute/workspace → configchange */
   GS_ET_CHANGED_BY,          /* configchange → user */
   GS_ET_MADE_CHANGE,         /* user → configchange */
   GS_ET_RECORDED_AS,         /* configchange → its CONFIG_CHANGE event */
@@ -217,7 +217,7 @@ void gs_graph_destroy (gs_graph_t **self_p);
  * identity — real path, device, inode — its data key, the caller's build
  * options, graph version and stats, a table of sections with a checksum
  * each, and a header checksum) followed by the graph's arrays (string arena,
- * node arrays, CSR), each 4 KiB aligned. Loading one gives a graph identical
+ * node arrays, CSR), each 8-byte aligned. Loading one gives a graph identical
  * to the one written: same version, counts, adjacency and query results.
  *
  * The data key is "dv:<data_version>" when the database has a data_version

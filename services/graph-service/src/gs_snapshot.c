@@ -39,9 +39,7 @@
  *
  * Writes are atomic: <path>.tmp.<pid> is written, fsynced and renamed over
  * <path>, then the directory is fsynced; a reader sees the old file or the
- * new one, never half of one. Loading reads each section with large
- * sequential reads into ordinary heap arrays, so the graph is freed by
- * gs_graph_destroy like a built one.
+ * new one, never half of one.
  *
  * Threading: both functions only touch their arguments; a graph may be
  * written while other threads query it (it is immutable).

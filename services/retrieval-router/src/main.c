@@ -9,8 +9,8 @@
  * CONNECT to it, so adding capacity means starting a process.
  *
  * Backend frames (router side; the first frame is the worker's routing id):
- *   control  [wid][""][Envelope]              WorkerReady, WorkerHeartbeat,
- *                                             WorkerDisconnect (both ways)
+ *   control  [wid][""][Envelope]              WorkerReady, WorkerDisconnect (from
+ *                                             workers), WorkerHeartbeat (both ways)
  *   request  [wid][""][tag][""][Envelope]     tag = 8-byte job number
  *   reply    [wid][""][tag][""][Envelope]
  *
@@ -27,8 +27,10 @@
  *
  * Jobs wait in the queue while no worker is idle; a job whose deadline
  * passes is answered DEADLINE_EXCEEDED, and the queue is capped
- * (RESOURCE_EXHAUSTED beyond retrieval_router.max_queue). Ping reports ready
- * only while at least one worker is registered.
+ * (RESOURCE_EXHAUSTED beyond retrieval_router.max_queue). The READY line is
+ * printed as soon as the sockets are bound (the router can queue work);
+ * from the first loop turn on, Ping reports ready only while at least one
+ * worker is registered.
  *
  * Threading: single-threaded on the svc loop; the backend socket is driven
  * by bus_uv, timers by svc_add_timer.
@@ -446,6 +448,14 @@ s_on_search (svc_t *svc, const env_t *req, env_t *reply, void *arg)
 /* ------------------------------------------------------------------------ */
 /* timers and lifecycle                                                      */
 
+/* One-shot timer just after start: readiness from the (empty) worker table. */
+static void
+s_first_gauges (svc_t *svc, void *arg)
+{
+    (void) svc;
+    s_update_gauges (arg);
+}
+
 static void
 s_tick (svc_t *svc, void *arg)
 {
@@ -569,6 +579,9 @@ main (int argc, char **argv)
     svc_on (svc, COPILOT__V1__ENVELOPE__BODY_SEARCH_REQUEST, s_on_search, &r);
     svc_on_close (svc, s_on_close, &r);
     svc_add_timer (svc, (uint64_t) r.hb_ms, (uint64_t) r.hb_ms, s_tick, &r);
+    /* once the loop runs (the READY line is out), Ping readiness follows the
+     * worker count at once instead of after the first heartbeat tick */
+    svc_add_timer (svc, 1, 0, s_first_gauges, &r);
     log_info ("router.backend", "backend bound at %s (heartbeat %d ms, liveness %d)", r.backend_ep, r.hb_ms,
               r.liveness);
     s_update_gauges (&r);
