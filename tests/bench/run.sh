@@ -84,12 +84,14 @@ else
 fi
 
 # ---- 2. reports ---------------------------------------------------------------
+# bench_reports' table: | report | sql | result rows | cold p50 | cold p95 | warm p50 | warm p95 | targets |
+# (awk -F'|': $2 report, $4 result rows, $5 cold p50, $6 cold p95, $7 warm p50, $9 targets)
 report_rows() {   # $1 = out file, $2 = profile label
   local f=$1 p=$2
-  local jc=$(awk -F'|' '$2 ~ /^ job_cost / { gsub(/ /,""); print $4" / "$6 }' "$f")
-  local worst=$(awk -F'|' '$3 ~ /^ *[0-9]+ *$/ { gsub(/ /,"",$5); gsub(/ /,"",$2); if ($5+0 > m) { m = $5+0; n = $2 } } END { print m " ms (" n ")" }' "$f")
-  local nrep=$(awk -F'|' '$3 ~ /^ *[0-9]+ *$/' "$f" | wc -l)
-  local met=$(awk -F'|' '$3 ~ /^ *[0-9]+ *$/ && $8 ~ /met/' "$f" | wc -l)
+  local jc=$(awk -F'|' '$2 ~ /^ job_cost / { gsub(/ /,""); print $5" / "$7 }' "$f")
+  local worst=$(awk -F'|' '$4 ~ /^ *[0-9]+ *$/ { gsub(/ /,"",$6); gsub(/ /,"",$2); if ($6+0 > m) { m = $6+0; n = $2 } } END { print m " ms (" n ")" }' "$f")
+  local nrep=$(awk -F'|' '$4 ~ /^ *[0-9]+ *$/' "$f" | wc -l)
+  local met=$(awk -F'|' '$4 ~ /^ *[0-9]+ *$/ && $9 ~ / met /' "$f" | wc -l)
   row reports "job_cost cold p50 / warm p50, $p" "${jc:-?} ms" "fresh engine vs result cache (in-process)"
   row reports "slowest cold p95, $p" "$worst" "$met of $nrep reports meet cold 500 ms / warm 20 ms"
 }
