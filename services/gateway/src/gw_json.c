@@ -325,6 +325,7 @@ gw_json_report_result (const Copilot__V1__ReportResult *r)
     }
     s_set (o, "banners", banners);
     s_set (o, "cached", json_boolean (r->cached));
+    s_set (o, "rows_total", json_integer ((json_int_t) r->rows_total));
     json_t *extra = s_embedded (r->extra_json, err, sizeof err);
     s_set (o, "extra", extra ? extra : json_null ());
     return o;

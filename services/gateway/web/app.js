@@ -671,10 +671,13 @@ function renderTables() {
   const cols = (r.columns || []).map((c) => c.name);
   const rows = r.rows || [];
   const all = tableView('', cols, rows, { labels, id: 'rows' });
+  // rows_output may list a subset (anomaly_detection: anomalies + charted series)
+  const total = Number.isInteger(r.rows_total) && r.rows_total > rows.length ? r.rows_total : rows.length;
+  const count = total > rows.length ? `${rows.length} listed of ${total}` : `${rows.length}`;
   if (extra.length) {
-    box.append(h('details', { class: 'all-rows' }, h('summary', null, `All rows (${rows.length})`), all));
+    box.append(h('details', { class: 'all-rows' }, h('summary', null, `All rows (${count})`), all));
   } else {
-    box.append(h('h3', null, `Rows (${rows.length})`), all);
+    box.append(h('h3', null, `Rows (${count})`), all);
   }
   markTableRows();
 }

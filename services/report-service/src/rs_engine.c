@@ -1276,8 +1276,10 @@ s_run (rs_engine_t *e, const rs_report_t *rep, const rs_pset_t *ps, const char *
                 goto done;
             }
         }
-    } else
+    } else {
         json_object_set_new (res, "rows", s_rows_json (rows));
+        json_object_set_new (res, "rows_total", json_integer ((json_int_t) rows->nrows));
+    }
 
     /* KPIs */
     json_t *kpis = json_array ();

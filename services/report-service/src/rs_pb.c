@@ -132,6 +132,9 @@ rs_pb_report_result (json_t *res)
         s_set (&r->sql, s_str (res, "sql")) || s_set (&r->data_version, s_str (res, "data_version")))
         goto oom;
     r->cached = json_is_true (json_object_get (res, "cached"));
+    json_t *total = json_object_get (res, "rows_total");
+    r->rows_total = json_is_integer (total) ? (int64_t) json_integer_value (total)
+                                            : (int64_t) json_array_size (json_object_get (res, "rows"));
 
     const char *k;
     json_t *v;
@@ -384,6 +387,7 @@ rs_pb_report_result_json (const Copilot__V1__ReportResult *r)
     json_object_set (o, "measures", json_object_get (extra, "measures") ? json_object_get (extra, "measures") : json_null ());
     json_object_set_new (o, "sql", json_string (r->sql));
     json_object_set_new (o, "cached", json_boolean (r->cached));
+    json_object_set_new (o, "rows_total", json_integer ((json_int_t) r->rows_total));
     json_decref (extra);
     return o;
 }

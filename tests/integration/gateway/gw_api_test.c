@@ -1236,6 +1236,20 @@ t_backends (have_t h)
             json_decref (jr);
             r_free (&rr);
         }
+        {
+            /* anomaly_detection lists anomalies + charted series (rows_output):
+             * rows_total is the full series it computed */
+            resp_t ra;
+            s_req ("GET", "/api/v1/reports/anomaly_detection", s_auth_viewer, NULL, &ra);
+            json_t *ja = json_loads (ra.body, 0, NULL);
+            json_int_t listed = (json_int_t) json_array_size (json_object_get (ja, "rows"));
+            json_t *tot = json_object_get (ja, "rows_total");
+            CHECK (ra.status == 200 && json_is_integer (tot) && listed > 0 && json_integer_value (tot) > listed,
+                   "anomaly_detection rows_total: %d listed %lld total %lld", ra.status, (long long) listed,
+                   (long long) json_integer_value (tot));
+            json_decref (ja);
+            r_free (&ra);
+        }
         json_decref (j);
         r_free (&r);
         /* Published alerts, read from report-service's state file: the

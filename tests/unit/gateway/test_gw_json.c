@@ -100,6 +100,7 @@ t_report_result (void **state)
     ENV_APPEND (r->selections, r->n_selections, s);
     env_set_str (&r->sql, "SELECT 1");
     env_set_str (&r->data_version, "v7");
+    r->rows_total = 40; /* rows_output listed 2 of 40 */
     char *out = s_dump (gw_json_report_result (r));
     assert_non_null (out);
     assert_string_equal (
@@ -114,7 +115,7 @@ t_report_result (void **state)
         "\"selections\":[{\"entity_type\":\"job\",\"entity_id\":\"j1\",\"label\":\"\",\"payload\":{\"cost\":12.5},"
         "\"chips\":[{\"id\":\"job:why\",\"lane\":\"Diagnose\",\"label\":\"\",\"prompt\":\"job_id=j1 why?\","
         "\"entity_type\":\"\",\"entity_id\":\"\"}]}],"
-        "\"sql\":\"SELECT 1\",\"data_version\":\"v7\",\"banners\":[],\"cached\":false,\"extra\":null}");
+        "\"sql\":\"SELECT 1\",\"data_version\":\"v7\",\"banners\":[],\"cached\":false,\"rows_total\":40,\"extra\":null}");
     free (out);
     /* A broken chart spec does not break the report. */
     env_set_str (&r->chart_spec_json, "{\"mark\":");
