@@ -65,4 +65,11 @@ const char *db_errmsg (db_t *self);
 const char *db_strerror (int code);
 const char *db_path (db_t *self);
 
+/* True when `other` names the same database file as `ours` (a data.changed
+ * event's db_path against the daemon's own): equal after realpath()
+ * (symlinks, relative paths, "./"), or byte-equal when either cannot be
+ * resolved. A NULL or empty `other` is "unspecified" and matches: a
+ * publisher that names no file speaks for every reader. */
+bool db_same_file (const char *ours, const char *other);
+
 #endif

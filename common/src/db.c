@@ -24,6 +24,7 @@
  */
 #include "db.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -440,4 +441,17 @@ const char *
 db_path (db_t *self)
 {
     return self ? self->path : NULL;
+}
+
+bool
+db_same_file (const char *ours, const char *other)
+{
+    if (!other || !*other)
+        return true;
+    if (!ours)
+        return false;
+    char ra[PATH_MAX], rb[PATH_MAX];
+    if (!realpath (ours, ra) || !realpath (other, rb))
+        return strcmp (ours, other) == 0;
+    return strcmp (ra, rb) == 0;
 }

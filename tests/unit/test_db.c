@@ -339,6 +339,35 @@ test_busy (void **state)
     db_close (&b);
 }
 
+/* db_same_file: a data.changed path names our file after realpath, an
+ * empty one is "unspecified", unresolvable paths compare as text. */
+static void
+test_same_file (void **state)
+{
+    (void) state;
+    char dir[] = "/tmp/test_db_same_XXXXXX";
+    assert_non_null (mkdtemp (dir));
+    char a[300], link[300], rel[320];
+    snprintf (a, sizeof a, "%s/usage.db", dir);
+    snprintf (link, sizeof link, "%s/link.db", dir);
+    snprintf (rel, sizeof rel, "%s/./usage.db", dir);
+    FILE *f = fopen (a, "w");
+    assert_non_null (f);
+    fclose (f);
+    assert_int_equal (symlink (a, link), 0);
+    assert_true (db_same_file (a, a));
+    assert_true (db_same_file (a, link));
+    assert_true (db_same_file (a, rel));
+    assert_true (db_same_file (a, NULL));
+    assert_true (db_same_file (a, ""));
+    assert_false (db_same_file (a, "/nonexistent/usage.db"));
+    assert_false (db_same_file (NULL, a));
+    assert_true (db_same_file ("/nonexistent/x.db", "/nonexistent/x.db"));
+    unlink (link);
+    unlink (a);
+    rmdir (dir);
+}
+
 int
 main (void)
 {
@@ -348,6 +377,7 @@ main (void)
         cmocka_unit_test (test_readwrite),
         cmocka_unit_test (test_stmt_cache),
         cmocka_unit_test (test_busy),
+        cmocka_unit_test (test_same_file),
     };
     return cmocka_run_group_tests (tests, setup, teardown);
 }

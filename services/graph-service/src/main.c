@@ -52,6 +52,7 @@
 
 #include "buf.h"
 #include "clock.h"
+#include "db.h"
 #include "gs_graph.h"
 #include "str.h"
 #include "svc.h"
@@ -486,17 +487,6 @@ s_request_build (s_daemon_t *d, const char *reason)
 
 /* ----------------------------------------------------------------- events */
 
-static bool
-s_same_db (const char *a, const char *b)
-{
-    if (b == NULL || *b == '\0')
-        return true;   /* unspecified: assume ours */
-    char ra[PATH_MAX], rb[PATH_MAX];
-    if (realpath (a, ra) == NULL || realpath (b, rb) == NULL)
-        return strcmp (a, b) == 0;
-    return strcmp (ra, rb) == 0;
-}
-
 static void
 s_on_data_changed (svc_t *svc, const char *topic, const env_t *ev, void *arg)
 {
@@ -507,7 +497,7 @@ s_on_data_changed (svc_t *svc, const char *topic, const env_t *ev, void *arg)
         path = ev->data_changed->db_path;
         version = ev->data_changed->data_version;
     }
-    if (!s_same_db (d->db_path, path)) {
+    if (!db_same_file (d->db_path, path)) {
         log_debug ("graph.ignore", "%s for another database (%s)", topic, path);
         return;
     }

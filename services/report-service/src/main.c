@@ -930,17 +930,6 @@ s_on_facts (svc_t *svc, const env_t *req, env_t *reply, void *arg)
 }
 
 /* ----------------------------------------------------------------- events */
-static bool
-s_same_db (const char *a, const char *b)
-{
-    if (!b || !*b)
-        return true;
-    char ra[PATH_MAX], rb[PATH_MAX];
-    if (!realpath (a, ra) || !realpath (b, rb))
-        return strcmp (a, b) == 0;
-    return strcmp (ra, rb) == 0;
-}
-
 static void
 s_on_data_changed (svc_t *svc, const char *topic, const env_t *ev, void *arg)
 {
@@ -949,7 +938,7 @@ s_on_data_changed (svc_t *svc, const char *topic, const env_t *ev, void *arg)
     const char *path = NULL;
     if (ev->body_case == COPILOT__V1__ENVELOPE__BODY_DATA_CHANGED && ev->data_changed)
         path = ev->data_changed->db_path;
-    if (!s_same_db (d->db_path, path)) {
+    if (!db_same_file (d->db_path, path)) {
         log_debug ("reports.ignore", "%s for another database (%s)", topic, path);
         return;
     }

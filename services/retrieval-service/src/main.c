@@ -89,6 +89,7 @@
 #include "bus_curve.h"
 #include "bus_uv.h"
 #include "clock.h"
+#include "db.h"
 #include "rt.h"
 #include "str.h"
 #include "svc.h"
@@ -716,17 +717,6 @@ s_reload_main (void *arg)
     return NULL;
 }
 
-static bool
-s_same_db (const char *a, const char *b)
-{
-    if (b == NULL || *b == '\0')
-        return true; /* unspecified: assume ours */
-    char ra[PATH_MAX], rb[PATH_MAX];
-    if (realpath (a, ra) == NULL || realpath (b, rb) == NULL)
-        return strcmp (a, b) == 0;
-    return strcmp (ra, rb) == 0;
-}
-
 static void
 s_on_data_changed (svc_t *svc, const char *topic, const env_t *ev, void *arg)
 {
@@ -737,7 +727,7 @@ s_on_data_changed (svc_t *svc, const char *topic, const env_t *ev, void *arg)
         path = ev->data_changed->db_path;
         version = ev->data_changed->data_version;
     }
-    if (!s_same_db (w->db_path, path)) {
+    if (!db_same_file (w->db_path, path)) {
         log_debug ("reload.ignore", "%s for another database (%s)", topic, path);
         return;
     }
