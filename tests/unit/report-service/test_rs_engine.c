@@ -628,15 +628,13 @@ test_planned_report (void **state)
     assert_non_null (mkdtemp (dir));
     char path[300];
     snprintf (path, sizeof path, "%s/registry.json", dir);
-    FILE *f = fopen (path, "w");
-    assert_non_null (f);
-    fputs ("{\"default_report\": \"later\", \"lanes\": [\"Understand\", \"Diagnose\", \"Optimize\", \"Monitor\"],"
-           " \"thresholds\": {}, \"entity_types\": {}, \"core_chips\": [],"
-           " \"common_params\": [{\"name\": \"from\", \"kind\": \"date\"}, {\"name\": \"to\", \"kind\": \"date\"},"
-           "   {\"name\": \"workspace\", \"kind\": \"workspace\"}, {\"name\": \"as_of\", \"kind\": \"date\"}],"
-           " \"reports\": [{\"id\": \"later\", \"title\": \"Later\", \"pillar\": \"cost\", \"description\": \"not yet\","
-           "   \"status\": \"planned\", \"params\": []}]}", f);
-    fclose (f);
+    write_file (dir, "registry.json",
+                "{\"default_report\": \"later\", \"lanes\": [\"Understand\", \"Diagnose\", \"Optimize\", \"Monitor\"],"
+                " \"thresholds\": {}, \"entity_types\": {}, \"core_chips\": [],"
+                " \"common_params\": [{\"name\": \"from\", \"kind\": \"date\"}, {\"name\": \"to\", \"kind\": \"date\"},"
+                "   {\"name\": \"workspace\", \"kind\": \"workspace\"}, {\"name\": \"as_of\", \"kind\": \"date\"}],"
+                " \"reports\": [{\"id\": \"later\", \"title\": \"Later\", \"pillar\": \"cost\", \"description\": \"not yet\","
+                "   \"status\": \"planned\", \"params\": []}]}");
     char err[512];
     rs_options_t o = {dir, 0};
     rs_engine_t *e = rs_engine_new (g_db, &o, err, sizeof err);
@@ -650,9 +648,9 @@ test_planned_report (void **state)
     json_decref (out);
     rs_engine_destroy (&e);
     /* a broken registry is rejected with a message naming the field */
-    f = fopen (path, "w");
-    fputs ("{\"default_report\": \"x\", \"lanes\": [\"Understand\", \"Diagnose\", \"Optimize\", \"Monitor\"], \"thresholds\": {}}", f);
-    fclose (f);
+    write_file (dir, "registry.json",
+                "{\"default_report\": \"x\", \"lanes\": [\"Understand\", \"Diagnose\", \"Optimize\", \"Monitor\"], "
+                "\"thresholds\": {}}");
     assert_null (rs_engine_new (g_db, &o, err, sizeof err));
     assert_non_null (strstr (err, "registry"));
     unlink (path);
