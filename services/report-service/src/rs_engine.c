@@ -1513,6 +1513,34 @@ rs_engine_list (rs_engine_t *e, json_t **out)
     return 0;
 }
 
+/* The alert object of one result row of anomaly_detection (alert_id
+ * "<entity_id>:<date>", severity, entity, value, expected range, z-score,
+ * deviation), or NULL when the row is not an anomaly. New reference. */
+static json_t *
+s_alert_json (const json_t *r)
+{
+    if (json_integer_value (json_object_get (r, "is_anomaly")) != 1)
+        return NULL;
+    const char *eid = json_string_value (json_object_get (r, "entity_id"));
+    const char *date = json_string_value (json_object_get (r, "usage_date"));
+    char id[300];
+    snprintf (id, sizeof id, "%s:%s", eid ? eid : "", date ? date : "");
+    json_t *a = json_object ();
+    json_object_set_new (a, "alert_id", json_string (id));
+    json_object_set (a, "severity", json_object_get (r, "severity"));
+    json_object_set (a, "entity_type", json_object_get (r, "entity_type"));
+    json_object_set (a, "entity_id", json_object_get (r, "entity_id"));
+    json_object_set (a, "entity_name", json_object_get (r, "entity_name"));
+    json_object_set (a, "date", json_object_get (r, "usage_date"));
+    json_object_set (a, "value", json_object_get (r, "total_cost"));
+    json_object_set (a, "expected", json_object_get (r, "anomaly_expected"));
+    json_object_set (a, "expected_low", json_object_get (r, "expected_min"));
+    json_object_set (a, "expected_high", json_object_get (r, "expected_max"));
+    json_object_set (a, "z_score", json_object_get (r, "z_score"));
+    json_object_set (a, "pct_deviation", json_object_get (r, "pct_deviation"));
+    return a;
+}
+
 int
 rs_engine_detect (rs_engine_t *e, const rs_param_t *params, size_t nparams, json_t **out)
 {
@@ -1525,26 +1553,9 @@ rs_engine_detect (rs_engine_t *e, const rs_param_t *params, size_t nparams, json
     size_t i;
     json_t *r;
     json_array_foreach (rows, i, r) {
-        if (json_integer_value (json_object_get (r, "is_anomaly")) != 1)
-            continue;
-        const char *eid = json_string_value (json_object_get (r, "entity_id"));
-        const char *date = json_string_value (json_object_get (r, "usage_date"));
-        char id[300];
-        snprintf (id, sizeof id, "%s:%s", eid ? eid : "", date ? date : "");
-        json_t *a = json_object ();
-        json_object_set_new (a, "alert_id", json_string (id));
-        json_object_set (a, "severity", json_object_get (r, "severity"));
-        json_object_set (a, "entity_type", json_object_get (r, "entity_type"));
-        json_object_set (a, "entity_id", json_object_get (r, "entity_id"));
-        json_object_set (a, "entity_name", json_object_get (r, "entity_name"));
-        json_object_set (a, "date", json_object_get (r, "usage_date"));
-        json_object_set (a, "value", json_object_get (r, "total_cost"));
-        json_object_set (a, "expected", json_object_get (r, "anomaly_expected"));
-        json_object_set (a, "expected_low", json_object_get (r, "expected_min"));
-        json_object_set (a, "expected_high", json_object_get (r, "expected_max"));
-        json_object_set (a, "z_score", json_object_get (r, "z_score"));
-        json_object_set (a, "pct_deviation", json_object_get (r, "pct_deviation"));
-        json_array_append_new (arr, a);
+        json_t *a = s_alert_json (r);
+        if (a)
+            json_array_append_new (arr, a);
     }
     json_decref (res);
     *out = arr;
@@ -1636,26 +1647,9 @@ rs_engine__entity_anomalies (rs_engine_t *e, const char *entity_id, const rs_par
         goto done;
     for (size_t r = 0; r < t->nrows; r++) {
         json_t *row = rs_table_row_json (t, r, NULL, 0);
-        if (row && json_integer_value (json_object_get (row, "is_anomaly")) == 1) {
-            const char *eid = json_string_value (json_object_get (row, "entity_id"));
-            const char *date = json_string_value (json_object_get (row, "usage_date"));
-            char id[300];
-            snprintf (id, sizeof id, "%s:%s", eid ? eid : "", date ? date : "");
-            json_t *a = json_object ();
-            json_object_set_new (a, "alert_id", json_string (id));
-            json_object_set (a, "severity", json_object_get (row, "severity"));
-            json_object_set (a, "entity_type", json_object_get (row, "entity_type"));
-            json_object_set (a, "entity_id", json_object_get (row, "entity_id"));
-            json_object_set (a, "entity_name", json_object_get (row, "entity_name"));
-            json_object_set (a, "date", json_object_get (row, "usage_date"));
-            json_object_set (a, "value", json_object_get (row, "total_cost"));
-            json_object_set (a, "expected", json_object_get (row, "anomaly_expected"));
-            json_object_set (a, "expected_low", json_object_get (row, "expected_min"));
-            json_object_set (a, "expected_high", json_object_get (row, "expected_max"));
-            json_object_set (a, "z_score", json_object_get (row, "z_score"));
-            json_object_set (a, "pct_deviation", json_object_get (row, "pct_deviation"));
+        json_t *a = row ? s_alert_json (row) : NULL;
+        if (a)
             json_array_append_new (arr, a);
-        }
         json_decref (row);
     }
     *out = arr;
