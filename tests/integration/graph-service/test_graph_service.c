@@ -39,6 +39,7 @@
 #include "env.h"
 #include "pubsub.h"
 
+#include "it_bus.h"
 #include "it_check.h"
 #include "it_files.h"
 #include "it_proc.h"
@@ -126,19 +127,6 @@ s_error_code (const env_t *e)
     if (e == NULL)
         return -1;
     return e->body_case == COPILOT__V1__ENVELOPE__BODY_ERROR ? (int) e->error->code : 0;
-}
-
-static int
-s_publish_data_changed (pubsub_pub_t *pub, const char *db)
-{
-    env_t *ev = env_new ("test");
-    Copilot__V1__DataChanged *dc = env_msg_new (&copilot__v1__data_changed__descriptor);
-    env_set_str (&dc->db_path, db);
-    env_set_str (&dc->reason, "import");
-    env_set_body (ev, COPILOT__V1__ENVELOPE__BODY_DATA_CHANGED, dc);
-    int rc = pubsub_publish (pub, "data.changed.v1", ev);
-    env_free (ev);
-    return rc;
 }
 
 static int
@@ -260,7 +248,7 @@ main (int argc, char **argv)
     int64_t next_pub = 0;
     while (!seen && clock_mono_ms () < end) {
         if (clock_mono_ms () >= next_pub) {   /* repeat: the subscription may still be joining */
-            s_publish_data_changed (pub, db);
+            itb_publish_data_changed (pub, db);
             next_pub = clock_mono_ms () + 300;
         }
         r = s_subgraph (cl, "job::J-FIN-DAILY", 40);

@@ -41,6 +41,7 @@
 #include "env.h"
 #include "pubsub.h"
 
+#include "it_bus.h"
 #include "it_check.h"
 #include "it_files.h"
 #include "it_proc.h"
@@ -164,19 +165,6 @@ s_metric (bus_client_t *cl, const char *name)
     }
     env_free (r);
     return v;
-}
-
-static int
-s_publish_data_changed (pubsub_pub_t *pub, const char *db)
-{
-    env_t *ev = env_new ("test");
-    Copilot__V1__DataChanged *dc = env_msg_new (&copilot__v1__data_changed__descriptor);
-    env_set_str (&dc->db_path, db);
-    env_set_str (&dc->reason, "import");
-    env_set_body (ev, COPILOT__V1__ENVELOPE__BODY_DATA_CHANGED, dc);
-    int rc = pubsub_publish (pub, "data.changed.v1", ev);
-    env_free (ev);
-    return rc;
 }
 
 static env_t *
@@ -371,7 +359,7 @@ main (int argc, char **argv)
         int erc = sqlite3_exec (h, "UPDATE data_version SET version = version + 1 WHERE id = 1", NULL, NULL, NULL);
         sqlite3_close (h);
         REQUIRE (erc == SQLITE_OK);
-        CHECK (s_publish_data_changed (pub, db) == 0);
+        CHECK (itb_publish_data_changed (pub, db) == 0);
         REQUIRE (s_wait_all (cl, slots, 1, CALL_MS));
         s_print_error ("slow during data.changed", slots[0].reply);
         REQUIRE (s_result (slots[0].reply));

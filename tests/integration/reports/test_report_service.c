@@ -37,6 +37,7 @@
 #include "env.h"
 #include "pubsub.h"
 
+#include "it_bus.h"
 #include "it_check.h"
 #include "it_files.h"
 #include "it_proc.h"
@@ -111,19 +112,6 @@ s_code (const env_t *e)
     if (!e)
         return -1;
     return e->body_case == COPILOT__V1__ENVELOPE__BODY_ERROR ? (int) e->error->code : 0;
-}
-
-static int
-s_publish_data_changed (pubsub_pub_t *pub, const char *db)
-{
-    env_t *ev = env_new ("test");
-    Copilot__V1__DataChanged *dc = env_msg_new (&copilot__v1__data_changed__descriptor);
-    env_set_str (&dc->db_path, db);
-    env_set_str (&dc->reason, "import");
-    env_set_body (ev, COPILOT__V1__ENVELOPE__BODY_DATA_CHANGED, dc);
-    int rc = pubsub_publish (pub, "data.changed.v1", ev);
-    env_free (ev);
-    return rc;
 }
 
 static json_t *
@@ -321,7 +309,7 @@ main (int argc, char **argv)
     /* 4a. data.changed without new data: nothing new */
     int before = al->n;
     for (int k = 0; k < 3; k++) {
-        s_publish_data_changed (pub, db);
+        itb_publish_data_changed (pub, db);
         s_drain (sub, 400);
     }
     CHECK (al->n == before);
@@ -342,7 +330,7 @@ main (int argc, char **argv)
     }
     int64_t end = clock_mono_ms () + 8000;
     while (al->n == before && clock_mono_ms () < end) {
-        s_publish_data_changed (pub, db);
+        itb_publish_data_changed (pub, db);
         s_drain (sub, 300);
     }
     s_drain (sub, 500);
